@@ -1,0 +1,151 @@
+"""Closed-form parameter counts for PyTorch's recurrent layers.
+
+Every count here is a pure function of the constructor arguments of ``nn.RNN``,
+``nn.LSTM`` and ``nn.GRU``; ``tests/test_params.py`` checks them against the real
+modules with hypothesis. Tensor names and shapes follow ``named_parameters()``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rnnbench.validate import check_choice, check_positive, check_proj_size
+
+#: Gate blocks stacked in each weight matrix: the ``G`` in the formulas below.
+GATES: dict[str, int] = {"rnn_tanh": 1, "rnn_relu": 1, "gru": 3, "lstm": 4}
+
+
+@dataclass(frozen=True)
+class RecurrentConfig:
+    """The constructor arguments of a PyTorch recurrent layer that decide its size."""
+
+    cell: str
+    input_size: int
+    hidden_size: int
+    num_layers: int = 1
+    bias: bool = True
+    bidirectional: bool = False
+    proj_size: int = 0
+
+    def __post_init__(self) -> None:
+        check_choice("cell", self.cell, GATES)
+        check_positive("input_size", self.input_size)
+        check_positive("hidden_size", self.hidden_size)
+        check_positive("num_layers", self.num_layers)
+        if self.proj_size and self.cell != "lstm":
+            raise ValueError(
+                f"proj_size={self.proj_size} is only supported for cell 'lstm', "
+                f"not {self.cell!r}; use proj_size=0"
+            )
+        check_proj_size(self.proj_size, self.hidden_size)
+
+    @property
+    def directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    @property
+    def output_size(self) -> int:
+        """Features of ``h`` per direction: ``proj_size`` if projecting, else ``hidden_size``."""
+        return self.proj_size or self.hidden_size
+
+
+def parameter_shapes(config: RecurrentConfig) -> dict[str, tuple[int, ...]]:
+    """Every parameter tensor, named and shaped exactly as ``named_parameters()`` yields them.
+
+    Layer ``l`` in direction ``d`` (suffix ``_reverse`` for ``d = 1``) holds, with ``G`` gate
+    blocks, ``R`` the output size (``proj_size`` or ``hidden_size``) and ``D`` directions:
+
+    - ``weight_ih_l{l}``: ``(G*H, I)`` for ``l = 0``, else ``(G*H, D*R)``: the layer below
+      hands up the concatenated outputs of both directions;
+    - ``weight_hh_l{l}``: ``(G*H, R)``: the recurrence sees the (projected) hidden state;
+    - ``bias_ih_l{l}``, ``bias_hh_l{l}``: ``(G*H,)`` each, only with ``bias``. PyTorch keeps
+      two bias vectors where the maths needs one, because cuDNN does;
+    - ``weight_hr_l{l}``: ``(P, H)``, only with ``proj_size = P > 0`` (LSTM).
+    """
+    gates, hidden, out = GATES[config.cell], config.hidden_size, config.output_size
+    shapes: dict[str, tuple[int, ...]] = {}
+    for layer in range(config.num_layers):
+        layer_input = config.input_size if layer == 0 else config.directions * out
+        for direction in range(config.directions):
+            suffix = f"l{layer}" + ("_reverse" if direction else "")
+            shapes[f"weight_ih_{suffix}"] = (gates * hidden, layer_input)
+            shapes[f"weight_hh_{suffix}"] = (gates * hidden, out)
+            if config.bias:
+                shapes[f"bias_ih_{suffix}"] = (gates * hidden,)
+                shapes[f"bias_hh_{suffix}"] = (gates * hidden,)
+            if config.proj_size:
+                shapes[f"weight_hr_{suffix}"] = (config.proj_size, hidden)
+    return shapes
+
+
+def count_parameters(config: RecurrentConfig) -> int:
+    """Total parameters of the recurrent layer, in closed form.
+
+    With ``G`` gate blocks, ``b = 1`` if biased else ``0``, ``R = P or H``, ``D`` directions
+    and ``L`` layers, summing the shapes of :func:`parameter_shapes`:
+
+    - layer 0, per direction: ``G*H*(I + R + 2b) + P*H``;
+    - each further layer, per direction: ``G*H*(D*R + R + 2b) + P*H``;
+
+    so ``total = D * (G*H*(I + R + 2b) + (L-1)*G*H*((D+1)*R + 2b) + L*P*H)``.
+
+    Example: ``nn.LSTM(256, 128)`` has ``4*128*(256 + 128 + 2) = 197,632``; without biases
+    it is the textbook ``4*(I+H)*H = 196,608``.
+    """
+    g, h, r, p = GATES[config.cell], config.hidden_size, config.output_size, config.proj_size
+    d, b, n = config.directions, int(config.bias), config.num_layers
+    first = g * h * (config.input_size + r + 2 * b)
+    further = (n - 1) * g * h * ((d + 1) * r + 2 * b)
+    return d * (first + further + n * p * h)
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    """An embedding, a recurrent stack and a linear head: the seed article's IMDB model."""
+
+    vocab_size: int
+    embed_dim: int
+    recurrent: RecurrentConfig
+    num_classes: int = 2
+
+    def __post_init__(self) -> None:
+        check_positive("vocab_size", self.vocab_size)
+        check_positive("embed_dim", self.embed_dim)
+        check_positive("num_classes", self.num_classes)
+        if self.recurrent.input_size != self.embed_dim:
+            raise ValueError(
+                f"recurrent.input_size={self.recurrent.input_size} must equal "
+                f"embed_dim={self.embed_dim}"
+            )
+
+
+def classifier_breakdown(config: ClassifierConfig) -> dict[str, int]:
+    """Parameters of each part of the classifier.
+
+    - embedding: ``V*E``;
+    - recurrent: :func:`count_parameters`;
+    - head: ``(D*R + 1) * C``: it reads the last layer's final state of every direction,
+      concatenated, so a bidirectional head is twice as wide.
+    """
+    rec = config.recurrent
+    return {
+        "embedding": config.vocab_size * config.embed_dim,
+        "recurrent": count_parameters(rec),
+        "head": (rec.directions * rec.output_size + 1) * config.num_classes,
+    }
+
+
+def count_classifier_parameters(config: ClassifierConfig) -> int:
+    """Total parameters of the classifier: the sum of :func:`classifier_breakdown`."""
+    return sum(classifier_breakdown(config).values())
+
+
+def vocab_size_for_total(total: int, embed_dim: int, recurrent: RecurrentConfig,
+                         num_classes: int = 2) -> float:
+    """The vocabulary size that makes a classifier have ``total`` parameters.
+
+    Inverts :func:`count_classifier_parameters` for ``V``; used to show that a set of quoted
+    totals implies different vocabularies for models that are meant to share one.
+    """
+    rest = count_parameters(recurrent) + (recurrent.directions * recurrent.output_size + 1) * num_classes
+    return (total - rest) / embed_dim

@@ -1,0 +1,199 @@
+"""A hand-written twin of ``nn.LSTM`` / ``nn.GRU``: same arguments, parameters and results.
+
+The module owns the parameters (named and initialised as PyTorch does) and the plumbing
+that every recurrent layer shares: layers, directions, dropout between layers,
+``batch_first``, unbatched input, initial states and ``PackedSequence``. The recurrence
+itself comes from :mod:`rnnbench.cells` and the time loop from :mod:`rnnbench.impls`, so a
+changed gate is measured under every implementation alike.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Optional, Union
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
+
+from rnnbench.cells import gru_projection, lstm_projection
+from rnnbench.impls import scan_for
+from rnnbench.params import GATES
+from rnnbench.validate import check_choice, check_dropout, check_positive
+
+PROJECTIONS = {"lstm": lstm_projection, "gru": gru_projection}
+
+State = Union[Tensor, tuple[Tensor, Tensor]]
+
+
+class Recurrent(nn.Module):
+    """``nn.LSTM`` (``cell='lstm'``) or ``nn.GRU`` (``cell='gru'``) computed by ``impl``.
+
+    Call it exactly like the ``torch.nn`` module: ``output, h_n`` for GRU and
+    ``output, (h_n, c_n)`` for LSTM, with ``load_state_dict`` working in both directions.
+    """
+
+    def __init__(
+        self,
+        cell: str,
+        impl: str,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+    ) -> None:
+        super().__init__()
+        check_choice("cell", cell, PROJECTIONS)
+        check_positive("input_size", input_size)
+        check_positive("hidden_size", hidden_size)
+        check_positive("num_layers", num_layers)
+        check_dropout(dropout)
+        if dropout > 0 and num_layers == 1:
+            warnings.warn(  # the same advice nn.LSTM gives
+                f"dropout={dropout} has no effect with num_layers=1: dropout is applied "
+                "between layers, not after the last one",
+                UserWarning,
+                stacklevel=2,
+            )
+        self.cell, self.impl = cell, impl
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.bias, self.batch_first = bias, batch_first
+        self.dropout, self.bidirectional = float(dropout), bidirectional
+        scan_for(cell, impl)  # fail now, not at the first call, if impl cannot run here
+
+        gate_rows = GATES[cell] * hidden_size
+        self._names: list[list[str]] = []  # per (layer, direction), in nn.LSTM's order
+        for layer in range(num_layers):
+            layer_input = input_size if layer == 0 else self.directions * hidden_size
+            for direction in range(self.directions):
+                suffix = f"l{layer}" + ("_reverse" if direction else "")
+                shapes = {
+                    f"weight_ih_{suffix}": (gate_rows, layer_input),
+                    f"weight_hh_{suffix}": (gate_rows, hidden_size),
+                }
+                if bias:
+                    shapes[f"bias_ih_{suffix}"] = (gate_rows,)
+                    shapes[f"bias_hh_{suffix}"] = (gate_rows,)
+                for name, shape in shapes.items():
+                    self.register_parameter(name, nn.Parameter(torch.empty(shape)))
+                self._names.append(list(shapes))
+        self.reset_parameters()
+
+    @property
+    def directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    def reset_parameters(self) -> None:
+        """PyTorch's initialisation: every tensor uniform in ``±1/sqrt(hidden_size)``."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for weight in self.parameters():
+            nn.init.uniform_(weight, -bound, bound)
+
+    def extra_repr(self) -> str:
+        text = f"{self.input_size}, {self.hidden_size}, impl={self.impl!r}"
+        if self.num_layers != 1:
+            text += f", num_layers={self.num_layers}"
+        for name, default in (("bias", True), ("batch_first", False), ("dropout", 0.0),
+                              ("bidirectional", False)):
+            if getattr(self, name) != default:
+                text += f", {name}={getattr(self, name)}"
+        return text
+
+    def forward(
+        self, input: Union[Tensor, PackedSequence], hx: Optional[State] = None
+    ) -> tuple[Union[Tensor, PackedSequence], State]:
+        packed = input if isinstance(input, PackedSequence) else None
+        if packed is not None:
+            x, lengths = pad_packed_sequence(packed)  # (T, B, I), batch in caller's order
+            mask = torch.arange(x.shape[0]).unsqueeze(1) < lengths.unsqueeze(0)  # (T, B)
+            mask = mask.unsqueeze(2).to(x.device)  # (T, B, 1)
+            unbatched = False
+        else:
+            x, mask = input, None
+            if x.dim() not in (2, 3):
+                raise ValueError(
+                    f"input.dim()={x.dim()} is not accepted: expected a 2-D (unbatched, "
+                    f"(T, {self.input_size})) or 3-D (batched) tensor"
+                )
+            unbatched = x.dim() == 2
+            x = x.unsqueeze(1) if unbatched else (x.transpose(0, 1) if self.batch_first else x)
+        if x.shape[-1] != self.input_size:
+            raise ValueError(
+                f"input feature size {x.shape[-1]} is not accepted: expected "
+                f"input_size={self.input_size}"
+            )
+        states = self._initial_states(x, hx, unbatched)
+
+        finals: list[list[Tensor]] = []
+        layer_input = x
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction in range(self.directions):
+                index = layer * self.directions + direction
+                weights = [getattr(self, name) for name in self._names[index]]
+                w_ih, w_hh = weights[0], weights[1]
+                b_ih, b_hh = (weights[2], weights[3]) if self.bias else (None, None)
+                gi, b_step = PROJECTIONS[self.cell](layer_input, w_ih, b_ih, b_hh)
+                out, final = scan_for(self.cell, self.impl)(
+                    gi, [s[index] for s in states], w_hh, b_step, bool(direction), mask
+                )
+                outputs.append(out)
+                finals.append(final)
+            layer_input = outputs[0] if len(outputs) == 1 else torch.cat(outputs, 2)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                layer_input = F.dropout(layer_input, self.dropout, training=True)
+
+        final_states = [torch.stack([f[k] for f in finals]) for k in range(len(states))]
+        output: Union[Tensor, PackedSequence] = layer_input
+        if packed is not None:
+            output = _repack(layer_input, packed)
+        elif unbatched:
+            output = layer_input.squeeze(1)
+            final_states = [s.squeeze(1) for s in final_states]
+        elif self.batch_first:
+            output = layer_input.transpose(0, 1)
+        if self.cell == "lstm":
+            return output, (final_states[0], final_states[1])
+        return output, final_states[0]
+
+    def _initial_states(self, x: Tensor, hx: Optional[State], unbatched: bool) -> list[Tensor]:
+        """``hx`` as a list of ``(L*D, B, H)`` tensors (``[h]`` or ``[h, c]``), zeros if absent."""
+        count = 2 if self.cell == "lstm" else 1
+        expected = (self.num_layers * self.directions, x.shape[1], self.hidden_size)
+        if hx is None:
+            zeros = x.new_zeros(expected)
+            return [zeros] * count
+        given = list(hx) if isinstance(hx, (tuple, list)) else [hx]
+        if len(given) != count:
+            what = "a tuple (h_0, c_0)" if count == 2 else "a single tensor h_0"
+            raise ValueError(f"hx with {len(given)} tensor(s) is not accepted: expected {what}")
+        if unbatched:
+            given = [s.unsqueeze(1) for s in given]
+        for state in given:
+            if tuple(state.shape) != expected:
+                shown = expected if not unbatched else (expected[0], expected[2])
+                raise ValueError(
+                    f"hx shape {tuple(state.shape) if not unbatched else tuple(state.squeeze(1).shape)}"
+                    f" is not accepted: expected {shown}"
+                )
+        return given
+
+
+def _repack(padded: Tensor, like: PackedSequence) -> PackedSequence:
+    """Packs ``padded (T, B, F)`` with exactly the batch sizes and order of ``like``."""
+    batch_sizes = like.batch_sizes
+    order = (
+        like.sorted_indices
+        if like.sorted_indices is not None
+        else torch.arange(int(batch_sizes[0]), device=padded.device)
+    )
+    times = torch.repeat_interleave(torch.arange(len(batch_sizes)), batch_sizes)
+    starts = torch.cumsum(batch_sizes, 0) - batch_sizes
+    rank = torch.arange(len(times)) - torch.repeat_interleave(starts, batch_sizes)
+    data = padded[times.to(padded.device), order[rank.to(order.device)]]
+    return PackedSequence(data, batch_sizes, like.sorted_indices, like.unsorted_indices)
