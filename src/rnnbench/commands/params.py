@@ -1,0 +1,43 @@
+"""``rnnbench params``: the parameter tensors and total of one recurrent layer."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from rnnbench.params import GATES, RecurrentConfig, count_parameters, parameter_shapes
+
+HELP = "closed-form parameter count and per-tensor breakdown of nn.LSTM / nn.GRU / nn.RNN"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("cell", help=f"one of {', '.join(GATES)}")
+    parser.add_argument("--input-size", type=int, required=True, metavar="I")
+    parser.add_argument("--hidden-size", type=int, required=True, metavar="H")
+    parser.add_argument("--num-layers", type=int, default=1, metavar="L")
+    parser.add_argument("--bidirectional", action="store_true")
+    parser.add_argument("--proj-size", type=int, default=0, metavar="P",
+                        help="LSTM projection size (0: none)")
+    parser.add_argument("--no-bias", dest="bias", action="store_false")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def run(args: argparse.Namespace) -> int:
+    config = RecurrentConfig(
+        cell=args.cell, input_size=args.input_size, hidden_size=args.hidden_size,
+        num_layers=args.num_layers, bias=args.bias, bidirectional=args.bidirectional,
+        proj_size=args.proj_size,
+    )
+    shapes = parameter_shapes(config)
+    total = count_parameters(config)
+    if args.json:
+        print(json.dumps({"total": total, "tensors": {k: list(v) for k, v in shapes.items()}}))
+        return 0
+    width = max(map(len, shapes))
+    for name, shape in shapes.items():
+        count = 1
+        for size in shape:
+            count *= size
+        print(f"{name:<{width}}  {'x'.join(map(str, shape)):>12}  {count:>12,}")
+    print(f"{'total':<{width}}  {'':>12}  {total:>12,}")
+    return 0
