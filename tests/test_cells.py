@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import Tensor, nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from torch.nn.utils.rnn import pack_padded_sequence
 
 from rnnbench import ImplUnavailable, Recurrent, build
 
@@ -98,16 +98,17 @@ def assert_twins(native: nn.Module, custom: nn.Module, x: object, hx: object,
     inputs_custom = [x.clone().requires_grad_()] if isinstance(x, Tensor) else [x]
     got, want = flatten(custom(inputs_custom[0], hx)), flatten(native(inputs_native[0], hx))
     assert [g.shape for g in got] == [w.shape for w in want]
-    for g, w in zip(got, want):
+    for g, w in zip(got, want, strict=True):
         torch.testing.assert_close(g, w, atol=tol, rtol=tol)
 
     # A random linear functional of every result exercises every gradient path.
     generator = torch.Generator().manual_seed(1)
     weights = [torch.randn(w.shape, dtype=dtype, generator=generator) for w in want]
-    sum((g * c).sum() for g, c in zip(got, weights)).backward()
-    sum((w * c).sum() for w, c in zip(want, weights)).backward()
-    for (name, p_custom), (_, p_native) in zip(custom.named_parameters(),
-                                               native.named_parameters()):
+    sum((g * c).sum() for g, c in zip(got, weights, strict=True)).backward()
+    sum((w * c).sum() for w, c in zip(want, weights, strict=True)).backward()
+    for (name, p_custom), (_, p_native) in zip(
+        custom.named_parameters(), native.named_parameters(), strict=True
+    ):
         torch.testing.assert_close(p_custom.grad, p_native.grad, atol=tol, rtol=tol, msg=name)
     if isinstance(x, Tensor):
         torch.testing.assert_close(inputs_custom[0].grad, inputs_native[0].grad,
@@ -157,7 +158,7 @@ def test_same_parameter_names_shapes_and_state_dict_both_ways(cell: str, impl: s
         (n, p.shape) for n, p in native.named_parameters()
     ]
     native.load_state_dict(custom.state_dict())
-    for (_, a), (_, b) in zip(custom.named_parameters(), native.named_parameters()):
+    for (_, a), (_, b) in zip(custom.named_parameters(), native.named_parameters(), strict=True):
         assert torch.equal(a, b)
 
 
@@ -264,7 +265,7 @@ def test_bad_input_rank_and_features(impl: str) -> None:
     model = build("lstm", impl, 4, 3)
     with pytest.raises(ValueError, match=r"input.dim\(\)=4 .* 2-D .* 3-D"):
         model(torch.randn(2, 3, 4, 5))
-    with pytest.raises(ValueError, match="input feature size 5 .* input_size=4"):
+    with pytest.raises(ValueError, match=r"input feature size 5 .* input_size=4"):
         model(torch.randn(2, 3, 5))
     with pytest.raises(ValueError, match=r"hx shape \(1, 2, 3\) .* expected \(1, 3, 3\)"):
         model(torch.randn(2, 3, 4), (torch.zeros(1, 2, 3), torch.zeros(1, 2, 3)))
@@ -282,7 +283,7 @@ def test_script_unavailable_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) ->
 
     monkeypatch.setattr(torch.jit, "script", broken)
     try:
-        with pytest.raises(ImplUnavailable, match="impl='script' is not available.*'compiled'"):
+        with pytest.raises(ImplUnavailable, match=r"impl='script' is not available.*'compiled'"):
             Recurrent("gru", "script", 3, 2)
     finally:
         impls.scan_for.cache_clear()

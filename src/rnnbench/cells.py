@@ -49,7 +49,10 @@ class LSTMStep(nn.Module):
 
 
 class GRUStep(nn.Module):
-    """One GRU step. ``gi_t (B, 3H)`` holds ``W_ih x_t + b_ih + [b_hr, b_hz, 0]``; ``b_step = b_hn``."""
+    """One GRU step. ``gi_t (B, 3H)`` holds ``W_ih x_t + b_ih + [b_hr, b_hz, 0]``.
+
+    ``b_step`` is ``b_hn``, added inside the reset gate's product.
+    """
 
     def forward(
         self, gi_t: Tensor, state: list[Tensor], w_hh: Tensor, b_step: Optional[Tensor]

@@ -83,7 +83,7 @@ def _script(cell: str) -> nn.Module:
         )
     try:
         with warnings.catch_warnings():  # deprecated, not removed: still worth measuring
-            warnings.filterwarnings("ignore", message=".*jit.*deprecated", category=DeprecationWarning)
+            warnings.filterwarnings("ignore", ".*jit.*deprecated", DeprecationWarning)
             return torch.jit.script(Scan(STEPS[cell]()))
     except Exception as error:  # TorchScript reports unsupported features in many ways
         raise ImplUnavailable(

@@ -147,5 +147,6 @@ def vocab_size_for_total(total: int, embed_dim: int, recurrent: RecurrentConfig,
     Inverts :func:`count_classifier_parameters` for ``V``; used to show that a set of quoted
     totals implies different vocabularies for models that are meant to share one.
     """
-    rest = count_parameters(recurrent) + (recurrent.directions * recurrent.output_size + 1) * num_classes
+    head = (recurrent.directions * recurrent.output_size + 1) * num_classes
+    rest = count_parameters(recurrent) + head
     return (total - rest) / embed_dim

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Optional, Union
 
 import torch
 import torch.nn.functional as F
@@ -25,7 +24,7 @@ from rnnbench.validate import check_choice, check_dropout, check_positive
 
 PROJECTIONS = {"lstm": lstm_projection, "gru": gru_projection}
 
-State = Union[Tensor, tuple[Tensor, Tensor]]
+State = Tensor | tuple[Tensor, Tensor]
 
 
 class Recurrent(nn.Module):
@@ -105,8 +104,8 @@ class Recurrent(nn.Module):
         return text
 
     def forward(
-        self, input: Union[Tensor, PackedSequence], hx: Optional[State] = None
-    ) -> tuple[Union[Tensor, PackedSequence], State]:
+        self, input: Tensor | PackedSequence, hx: State | None = None
+    ) -> tuple[Tensor | PackedSequence, State]:
         packed = input if isinstance(input, PackedSequence) else None
         if packed is not None:
             x, lengths = pad_packed_sequence(packed)  # (T, B, I), batch in caller's order
@@ -149,7 +148,7 @@ class Recurrent(nn.Module):
                 layer_input = F.dropout(layer_input, self.dropout, training=True)
 
         final_states = [torch.stack([f[k] for f in finals]) for k in range(len(states))]
-        output: Union[Tensor, PackedSequence] = layer_input
+        output: Tensor | PackedSequence = layer_input
         if packed is not None:
             output = _repack(layer_input, packed)
         elif unbatched:
@@ -161,7 +160,7 @@ class Recurrent(nn.Module):
             return output, (final_states[0], final_states[1])
         return output, final_states[0]
 
-    def _initial_states(self, x: Tensor, hx: Optional[State], unbatched: bool) -> list[Tensor]:
+    def _initial_states(self, x: Tensor, hx: State | None, unbatched: bool) -> list[Tensor]:
         """``hx`` as a list of ``(L*D, B, H)`` tensors (``[h]`` or ``[h, c]``), zeros if absent."""
         count = 2 if self.cell == "lstm" else 1
         expected = (self.num_layers * self.directions, x.shape[1], self.hidden_size)
@@ -176,10 +175,10 @@ class Recurrent(nn.Module):
             given = [s.unsqueeze(1) for s in given]
         for state in given:
             if tuple(state.shape) != expected:
-                shown = expected if not unbatched else (expected[0], expected[2])
+                got = state.squeeze(1).shape if unbatched else state.shape
+                want = (expected[0], expected[2]) if unbatched else expected
                 raise ValueError(
-                    f"hx shape {tuple(state.shape) if not unbatched else tuple(state.squeeze(1).shape)}"
-                    f" is not accepted: expected {shown}"
+                    f"hx shape {tuple(got)} is not accepted: expected {want}"
                 )
         return given
 
