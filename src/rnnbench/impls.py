@@ -20,6 +20,7 @@ a naive loop quadratic in ``T``.
 from __future__ import annotations
 
 import functools
+import os
 import warnings
 from typing import Optional
 
@@ -109,8 +110,52 @@ def _compiled(cell: str) -> nn.Module:
 #: Implementation name -> scan factory. ``native`` is handled by :mod:`rnnbench.build`.
 IMPLS = {"eager": _eager, "script": _script, "compiled": _compiled}
 
+#: Test-only switch that proves the regression gate works: ``CELL:IMPL:FACTOR`` entries,
+#: comma-separated (e.g. ``lstm:eager:1.5``), make that scan do real extra work.
+SLOWDOWN_ENV = "RNNBENCH_SLOWDOWN"
+
+
+class Slowed(nn.Module):
+    """Runs ``scan`` and then again over a ``factor - 1`` share of the steps.
+
+    The extra result is added with weight zero, so the outputs are unchanged but the extra
+    steps cost real time in the forward *and* the backward pass.
+    """
+
+    def __init__(self, scan: nn.Module, factor: float) -> None:
+        super().__init__()
+        self.scan, self.factor = scan, factor
+
+    def forward(self, gi: Tensor, state: list[Tensor], w_hh: Tensor, b_step: Optional[Tensor],
+                reverse: bool, mask: Optional[Tensor]) -> tuple[Tensor, list[Tensor]]:
+        out, final = self.scan(gi, state, w_hh, b_step, reverse, mask)
+        extra = round((self.factor - 1) * gi.shape[0])
+        if extra > 0:
+            part = None if mask is None else mask[:extra]
+            again, _ = self.scan(gi[:extra], state, w_hh, b_step, reverse, part)
+            out = out + 0.0 * again.sum()
+        return out, final
+
+
+def slowdown_factor(cell: str, impl: str) -> float:
+    """The factor that ``RNNBENCH_SLOWDOWN`` asks for this cell and impl (1.0: none)."""
+    for entry in filter(None, os.environ.get(SLOWDOWN_ENV, "").split(",")):
+        try:
+            entry_cell, entry_impl, factor = entry.split(":")
+            value = float(factor)
+        except ValueError:
+            raise ValueError(
+                f"{SLOWDOWN_ENV}={entry!r} is not accepted: expected CELL:IMPL:FACTOR, "
+                "e.g. lstm:eager:1.5"
+            ) from None
+        if (entry_cell, entry_impl) == (cell, impl):
+            return value
+    return 1.0
+
 
 @functools.cache
 def scan_for(cell: str, impl: str) -> nn.Module:
     """The (shared, stateless) scan module of one cell and implementation."""
-    return IMPLS[impl](cell)
+    scan = IMPLS[impl](cell)
+    factor = slowdown_factor(cell, impl)
+    return Slowed(scan, factor) if factor > 1 else scan
