@@ -15,6 +15,8 @@ from collections.abc import Sequence
 #: Subcommand -> module. Adding a command is one entry here plus its module.
 COMMANDS: dict[str, str] = {
     "params": "rnnbench.commands.params",
+    "gate": "rnnbench.commands.gate",
+    "baseline": "rnnbench.commands.baseline",
 }
 
 USAGE_ERROR = 2

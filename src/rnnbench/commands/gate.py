@@ -1,0 +1,43 @@
+"""``rnnbench gate``: fail CI on a real performance regression between two benchmark runs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from rnnbench.gate import Rule, compare, load_run
+from rnnbench.gate.baseline import write_atomic
+from rnnbench.gate.report import format_text, to_dict
+
+HELP = "compare two pytest-benchmark JSON files; exit 1 on a regression, 2 on unusable input"
+
+REGRESSION = 1
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    defaults = Rule()
+    parser.add_argument("baseline", help="pytest-benchmark JSON of the baseline "
+                        "(e.g. baselines/cpu-quick.json)")
+    parser.add_argument("current", help="pytest-benchmark JSON of this run (--benchmark-json)")
+    parser.add_argument("--min-ratio", type=float, default=defaults.min_ratio, metavar="R",
+                        help="smallest slowdown, relative to native of the same shape, that "
+                        f"fails (default {defaults.min_ratio})")
+    parser.add_argument("--alpha", type=float, default=defaults.alpha, metavar="P",
+                        help=f"significance level of the Mann-Whitney U test "
+                        f"(default {defaults.alpha})")
+    parser.add_argument("--raw-min-ratio", type=float, default=None, metavar="R",
+                        help="also fail native cases on raw time at this ratio (only for runs "
+                        "of the same quiet machine; default: report-only)")
+    parser.add_argument("--no-signals", dest="check_signals", action="store_false",
+                        help="ignore deterministic counts (FLOPs, ATen ops, bytes)")
+    parser.add_argument("--json", metavar="PATH", help="also write the verdicts as JSON here")
+
+
+def run(args: argparse.Namespace) -> int:
+    rule = Rule(min_ratio=args.min_ratio, alpha=args.alpha, raw_min_ratio=args.raw_min_ratio,
+                check_signals=args.check_signals)
+    comparison = compare(load_run(args.baseline, "baseline"), load_run(args.current), rule)
+    print(format_text(comparison))
+    if args.json:
+        write_atomic(args.json, json.dumps(to_dict(comparison), indent=1) + "\n")
+    return REGRESSION if comparison.regressions else 0

@@ -1,0 +1,47 @@
+"""Write baselines atomically: a reader sees the old file or the new one, never a torn one.
+
+The new content goes to a temporary file in the target's folder (same filesystem), is flushed
+to disk, and only then renamed over the target with ``os.replace``, which is atomic on POSIX and
+Windows. If anything fails before the rename, the temporary file is removed and the old baseline
+is untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from rnnbench.gate.load import Run, load_run
+
+#: The committed baseline of the CPU quick profile.
+CPU_QUICK = Path("baselines/cpu-quick.json")
+
+
+def write_atomic(path: str | Path, text: str) -> None:
+    """Replace ``path`` with ``text`` so that an interruption leaves the old file intact."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:  # KeyboardInterrupt too: never leave the temporary file behind
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def refresh(source: str | Path, target: str | Path = CPU_QUICK) -> Run:
+    """Validate the result ``source`` like the gate would, then make it the baseline ``target``.
+
+    Validating first means an unusable file (no raw timings, no cases) never becomes the
+    baseline. The JSON is rewritten with sorted keys so that baseline diffs stay readable.
+    """
+    run = load_run(source, role="new baseline")
+    document = json.loads(Path(source).read_text(encoding="utf-8"))
+    write_atomic(target, json.dumps(document, indent=1, sort_keys=True) + "\n")
+    return run

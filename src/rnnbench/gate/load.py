@@ -1,0 +1,156 @@
+"""Read a pytest-benchmark JSON file into the cases the gate compares, or say why it can't.
+
+Every problem with an input file raises :class:`UnusableInput` (a ``ValueError``, so the CLI
+turns it into exit code 2) with a message that names the file, what is wrong and what to do.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: ``extra_info`` keys holding counts that do not depend on the machine's speed.
+SIGNAL_KEYS = ("flops", "aten_ops", "allocated_bytes", "peak_memory_bytes")
+
+HOW_TO_RECORD = (
+    "record one with `pytest benchmarks --benchmark-json=FILE` (raw timings are included) "
+    "or refresh the baseline with `rnnbench baseline refresh`"
+)
+
+
+class UnusableInput(ValueError):
+    """An input file cannot be compared; the message says which file, why and what to do."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """One benchmark case of one run: its raw per-call timings and deterministic counts."""
+
+    key: str  # ``extra_info["case"]`` when the suite sets it, else pytest's ``fullname``
+    timings: tuple[float, ...]  # seconds per call, one entry per round
+    shape_key: str | None = None  # same for every impl of one shape
+    impl: str | None = None
+    device: str | None = None
+    signals: Mapping[str, float] = field(default_factory=dict)
+    info: Mapping[str, Any] = field(default_factory=dict)  # the whole ``extra_info``
+
+    @property
+    def median(self) -> float:
+        ordered = sorted(self.timings)
+        mid = len(ordered) // 2
+        return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+    @property
+    def is_native(self) -> bool:
+        return self.impl == "native"
+
+
+@dataclass(frozen=True)
+class Run:
+    """All cases of one pytest-benchmark JSON file."""
+
+    path: str
+    device_name: str | None  # GPU name or CPU model
+    cases: Mapping[str, Case]
+
+    @property
+    def devices(self) -> frozenset[str]:
+        return frozenset(case.device for case in self.cases.values() if case.device)
+
+    def reference_for(self, case: Case) -> Case | None:
+        """The ``native`` case of the same shape measured in this run (None: there is none)."""
+        if case.is_native or case.shape_key is None:
+            return None
+        for other in self.cases.values():
+            if other.is_native and other.shape_key == case.shape_key:
+                return other
+        return None
+
+
+def load_run(path: str | Path, role: str = "current") -> Run:
+    """Parse and validate one pytest-benchmark JSON file; ``role`` names it in errors."""
+    path = Path(path)
+    where = f"{role} file {str(path)!r}"
+    if not path.exists():
+        hint = HOW_TO_RECORD if role == "baseline" else "pass the file that pytest wrote"
+        raise UnusableInput(f"{where} does not exist: {hint}")
+    if not path.is_file():
+        raise UnusableInput(f"{where} is not a file: pass a pytest-benchmark JSON file")
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise UnusableInput(f"{where} is not JSON ({error}): {HOW_TO_RECORD}") from None
+    return parse_run(document, str(path), role)
+
+
+def parse_run(document: object, path: str, role: str = "current") -> Run:
+    """Validate an already parsed pytest-benchmark document (see :func:`load_run`)."""
+    where = f"{role} file {path!r}"
+    if (
+        not isinstance(document, dict)
+        or not isinstance(document.get("benchmarks"), list)
+        or not isinstance(document.get("machine_info"), dict)
+    ):
+        raise UnusableInput(
+            f"{where} is JSON but not a pytest-benchmark result (expected an object with "
+            f"'machine_info' and a 'benchmarks' list): {HOW_TO_RECORD}"
+        )
+    if not document["benchmarks"]:
+        raise UnusableInput(
+            f"{where} holds no benchmark results (was the suite run with --benchmark-disable "
+            f"or --benchmark-skip?): {HOW_TO_RECORD}"
+        )
+    cases: dict[str, Case] = {}
+    for index, entry in enumerate(document["benchmarks"]):
+        case = _parse_case(entry, f"{where}, benchmarks[{index}]")
+        if case.key in cases:
+            raise UnusableInput(
+                f"{where} holds case {case.key!r} twice: pass the result of one pytest session"
+            )
+        cases[case.key] = case
+    return Run(path=path, device_name=_device_name(document["machine_info"]), cases=cases)
+
+
+def _parse_case(entry: object, where: str) -> Case:
+    if not isinstance(entry, dict) or not isinstance(entry.get("stats"), dict):
+        raise UnusableInput(f"{where} is not a pytest-benchmark result (no 'stats' object)")
+    info = entry.get("extra_info") or {}
+    if not isinstance(info, dict):
+        raise UnusableInput(f"{where}: 'extra_info' is {type(info).__name__}, expected an object")
+    key = info.get("case") or entry.get("fullname") or entry.get("name")
+    if not isinstance(key, str) or not key:
+        raise UnusableInput(f"{where} has no name: expected 'extra_info.case' or 'fullname'")
+    data = entry["stats"].get("data")
+    if not isinstance(data, list) or not data:
+        raise UnusableInput(
+            f"{where} ({key}) has no raw timings ('stats.data'): the gate tests significance on "
+            "them; write results with --benchmark-json, or use --benchmark-save-data with "
+            "--benchmark-save/--benchmark-autosave"
+        )
+    if not all(_is_number(x) and x > 0 for x in data):
+        raise UnusableInput(f"{where} ({key}): 'stats.data' must hold positive numbers (seconds)")
+    signals = {name: float(info[name]) for name in SIGNAL_KEYS if _is_number(info.get(name))}
+    return Case(
+        key=key, timings=tuple(float(x) for x in data), shape_key=_text(info.get("shape_key")),
+        impl=_text(info.get("impl")), device=_text(info.get("device")), signals=signals,
+        info=info,
+    )
+
+
+def _device_name(machine_info: Mapping[str, Any]) -> str | None:
+    name = machine_info.get("device_name")
+    if not name and isinstance(machine_info.get("cpu"), dict):
+        name = machine_info["cpu"].get("brand_raw")
+    return str(name) if name else None
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _text(value: object) -> str | None:
+    return str(value) if value not in (None, "") else None

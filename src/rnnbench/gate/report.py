@@ -1,0 +1,116 @@
+"""Turn a :class:`~rnnbench.gate.compare.Comparison` into text for people and a dict for JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rnnbench.gate.compare import Comparison, Verdict
+
+
+def format_text(comparison: Comparison) -> str:
+    """The table of all common cases, then each regression with the reasons it counts."""
+    rule = comparison.rule
+    lines = [f"rnnbench gate: {comparison.baseline} -> {comparison.current}"]
+    if comparison.machine_factor is not None:
+        lines.append(
+            f"native cases run {comparison.machine_factor:.2f}x the baseline's time on this "
+            "machine (geometric mean); custom cases are judged relative to native, so this "
+            "does not count"
+        )
+    lines += [f"note: {note}" for note in comparison.notes]
+    width = max(len(v.case) for v in comparison.verdicts)
+    lines.append("")
+    lines.append(
+        f"{'case':<{width}}  {'base ms':>8}  {'now ms':>8}  {'ratio':>6}  {'95% interval':>13}  "
+        f"{'p':>7}  verdict"
+    )
+    for v in comparison.verdicts:
+        low, high = v.interval
+        lines.append(
+            f"{v.case:<{width}}  {v.base_median * 1e3:8.2f}  {v.now_median * 1e3:8.2f}  "
+            f"{v.ratio:6.3f}  [{low:5.3f},{high:6.3f}]  {v.p_slower:7.1e}  {v.status}"
+        )
+    native = f"gated at {rule.raw_min_ratio:.2f}x" if rule.raw_min_ratio else "report-only"
+    lines.append(
+        f"ratio: relative to the native case of the same shape in the same run; native cases "
+        f"compare raw times ({native}). "
+        f"Fails at ratio >= {rule.min_ratio:.2f} with p < {rule.alpha:g} (one-sided "
+        "Mann-Whitney U on raw rounds), or when a deterministic count grew."
+    )
+    if comparison.added:
+        lines.append(f"\nadded (not in the baseline, not judged): {', '.join(comparison.added)}")
+    if comparison.removed:
+        lines.append(f"removed (in the baseline only): {', '.join(comparison.removed)}")
+    shrunk = [
+        f"  {v.case}: {c.describe()}" for v in comparison.verdicts for c in v.signals if not c.grew
+    ]
+    if shrunk:
+        lines.append("\ndeterministic counts that shrank (refresh the baseline to keep them):")
+        lines += shrunk
+    regressions = comparison.regressions
+    if regressions:
+        lines.append(f"\nREGRESSION in {len(regressions)} case(s):")
+        for v in regressions:
+            lines.append(f"  {v.case}: {v.base_median * 1e3:.2f} ms -> {v.now_median * 1e3:.2f} ms")
+            lines += [f"    - {reason}" for reason in reasons(v)]
+    else:
+        lines.append(f"\nno regression in {len(comparison.verdicts)} common case(s)")
+    return "\n".join(lines)
+
+
+def reasons(verdict: Verdict) -> list[str]:
+    """Why a case counts as regressed, one sentence per reason."""
+    out = []
+    if verdict.timing_regressed:
+        against = f"relative to {verdict.reference}" if verdict.reference else "raw time"
+        out.append(
+            f"{verdict.ratio:.2f}x slower {against} (95% interval {verdict.interval[0]:.2f}-"
+            f"{verdict.interval[1]:.2f}), at least {verdict.threshold:.2f}x, and significant: "
+            f"Mann-Whitney p={verdict.p_slower:.1e} < {verdict.alpha:g} over "
+            f"{verdict.rounds[0]} vs {verdict.rounds[1]} rounds"
+        )
+    out += [change.describe() for change in verdict.signals if change.grew]
+    return out
+
+
+def to_dict(comparison: Comparison) -> dict[str, Any]:
+    """Everything in the comparison, as plain JSON-ready data."""
+    return {
+        "baseline": comparison.baseline,
+        "current": comparison.current,
+        "rule": {
+            "min_ratio": comparison.rule.min_ratio,
+            "alpha": comparison.rule.alpha,
+            "raw_min_ratio": comparison.rule.raw_min_ratio,
+            "check_signals": comparison.rule.check_signals,
+            "tolerances": dict(comparison.rule.tolerances),
+        },
+        "regressed": [v.case for v in comparison.regressions],
+        "machine_factor": comparison.machine_factor,
+        "notes": list(comparison.notes),
+        "added": list(comparison.added),
+        "removed": list(comparison.removed),
+        "cases": [
+            {
+                "case": v.case,
+                "reference": v.reference,
+                "status": v.status,
+                "timing_regressed": v.timing_regressed,
+                "signal_regressed": v.signal_regressed,
+                "base_median_s": v.base_median,
+                "now_median_s": v.now_median,
+                "ratio": v.ratio,
+                "interval": list(v.interval),
+                "p_slower": v.p_slower,
+                "p_faster": v.p_faster,
+                "threshold": v.threshold,
+                "rounds": list(v.rounds),
+                "signals": [
+                    {"name": c.name, "baseline": c.baseline, "current": c.current, "grew": c.grew}
+                    for c in v.signals
+                ],
+                "reasons": reasons(v),
+            }
+            for v in comparison.verdicts
+        ],
+    }

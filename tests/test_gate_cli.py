@@ -1,0 +1,107 @@
+"""``rnnbench gate`` and ``rnnbench baseline refresh`` from the command line."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from test_gate_synthetic import suite, write
+
+from rnnbench.cli import main
+from rnnbench.gate import baseline as baseline_module
+from rnnbench.gate import load_run
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str]:
+    status = main([*map(str, args)])
+    out, err = capsys.readouterr()
+    return status, out + err
+
+
+def test_self_comparison_exits_0(tmp_path, capsys) -> None:
+    run = write(tmp_path / "run.json", suite())
+    status, out = run_cli(capsys, "gate", run, run)
+    assert status == 0 and "no regression in 2 common case(s)" in out
+
+
+def test_a_regression_exits_1_naming_the_case_old_new_ratio_and_why(tmp_path, capsys) -> None:
+    base = write(tmp_path / "base.json", suite(aten_ops=1200))
+    now = write(tmp_path / "now.json", suite(eager_ms=47 * 1.5, seed=3, aten_ops=1800))
+    status, out = run_cli(capsys, "gate", base, now, "--json", tmp_path / "verdicts.json")
+    assert status == 1
+    report = out.split("REGRESSION in 1 case(s):")[1]
+    assert "lstm-eager: 47" in report and "-> 70" in report  # old and new ms
+    assert "slower relative to lstm-native" in report and "Mann-Whitney p=" in report
+    assert "aten_ops grew 1,200 -> 1,800" in report
+    assert "lstm-native" not in report.split("\n")[1]
+    verdicts = json.loads((tmp_path / "verdicts.json").read_text())
+    assert verdicts["regressed"] == ["lstm-eager"]
+    eager = next(c for c in verdicts["cases"] if c["case"] == "lstm-eager")
+    assert eager["timing_regressed"] and eager["signal_regressed"]
+    assert eager["ratio"] == pytest.approx(1.5, rel=0.05)
+
+
+def test_added_and_removed_cases_are_listed(tmp_path, capsys) -> None:
+    base, now = suite(), suite()
+    now["benchmarks"][1]["extra_info"]["case"] = "lstm-script"
+    status, out = run_cli(capsys, "gate", write(tmp_path / "b.json", base),
+                          write(tmp_path / "n.json", now))
+    assert status == 0
+    assert "added (not in the baseline, not judged): lstm-script" in out
+    assert "removed (in the baseline only): lstm-eager" in out
+
+
+def test_refresh_adopts_a_result_atomically(tmp_path, capsys) -> None:
+    target = tmp_path / "baselines" / "cpu-quick.json"
+    source = write(tmp_path / "run.json", suite())
+    status, out = run_cli(capsys, "baseline", "refresh", source, "--to", target)
+    assert status == 0 and "2 cases" in out
+    assert load_run(target).cases.keys() == {"lstm-native", "lstm-eager"}
+    assert os.listdir(target.parent) == ["cpu-quick.json"]
+
+
+def test_refresh_refuses_an_unusable_result_and_keeps_the_old_baseline(tmp_path, capsys) -> None:
+    target = write(tmp_path / "cpu-quick.json", suite())
+    before = target.read_bytes()
+    bad = write(tmp_path / "bad.json", "{not json")
+    status, out = run_cli(capsys, "baseline", "refresh", bad, "--to", target)
+    assert status == 2 and "is not JSON" in out
+    assert target.read_bytes() == before
+
+
+@pytest.mark.parametrize("interruption", [OSError("disk full"), KeyboardInterrupt()])
+def test_an_interrupted_refresh_leaves_the_old_baseline_whole(tmp_path, monkeypatch,
+                                                               interruption) -> None:
+    target = write(tmp_path / "cpu-quick.json", suite())
+    before = target.read_bytes()
+    real_fsync = os.fsync
+
+    def fail_mid_write(fd: int) -> None:  # the new content is half on disk when this runs
+        real_fsync(fd)
+        raise interruption
+
+    monkeypatch.setattr(baseline_module.os, "fsync", fail_mid_write)
+    with pytest.raises(type(interruption)):
+        baseline_module.refresh(write(tmp_path / "new.json", suite(eager_ms=60)), target)
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cpu-quick.json", "new.json"]
+
+
+def test_refresh_without_a_result_runs_the_suite_and_keeps_the_baseline_if_it_fails(
+        tmp_path, monkeypatch, capsys) -> None:
+    target = write(tmp_path / "cpu-quick.json", suite())
+    before = target.read_bytes()
+    commands = []
+
+    class Failed:
+        returncode = 3
+
+    monkeypatch.setattr("subprocess.run", lambda command, check: commands.append(command) or Failed)
+    status, out = run_cli(capsys, "baseline", "refresh", "--to", target,
+                          "--pytest-args=-k lstm")
+    assert status == 3 and "left as it was" in out
+    assert target.read_bytes() == before
+    assert "--rnnbench-profile=quick" in commands[0] and commands[0][-2:] == ["-k", "lstm"]
+    assert any(arg.startswith("--benchmark-json=") for arg in commands[0])

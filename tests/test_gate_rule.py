@@ -1,0 +1,145 @@
+"""The decision rule: real slowdowns fail, machine speed, drift and outliers do not."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from test_gate_synthetic import SHAPE, document, entry, suite, timings
+
+from rnnbench.gate import Rule, compare
+from rnnbench.gate.load import parse_run
+
+
+def judge(base: dict, now: dict, **rule: object):
+    return compare(parse_run(base, "base.json", "baseline"), parse_run(now, "now.json"),
+                   Rule(**rule))
+
+
+def verdict(comparison, case: str):
+    return next(v for v in comparison.verdicts if v.case == case)
+
+
+def test_self_comparison_passes() -> None:
+    run = suite()
+    result = judge(run, run)
+    assert not result.regressions
+    assert all(v.ratio == 1 for v in result.verdicts)
+
+
+def test_a_real_slowdown_fails_and_names_the_case() -> None:
+    result = judge(suite(eager_ms=47), suite(eager_ms=47 * 1.5, seed=7))
+    assert [v.case for v in result.regressions] == ["lstm-eager"]
+    eager = verdict(result, "lstm-eager")
+    assert eager.reference == "lstm-native"
+    assert eager.ratio == pytest.approx(1.5, rel=0.05)
+    assert eager.interval[0] < eager.ratio < eager.interval[1]
+    assert eager.timing_regressed and eager.p_slower < 1e-6
+
+
+@given(factor=st.floats(0.3, 3.0), seed=st.integers(0, 1000))
+def test_a_uniformly_faster_or_slower_machine_is_no_regression(factor: float, seed: int) -> None:
+    result = judge(suite(), suite(native_ms=40 * factor, eager_ms=47 * factor, seed=seed))
+    assert not result.regressions
+    assert result.machine_factor == pytest.approx(factor, rel=0.1)
+
+
+@given(slowdown=st.floats(1.35, 4.0), factor=st.floats(0.5, 2.0), seed=st.integers(0, 1000))
+def test_a_slowdown_shows_through_any_machine_speed(slowdown, factor, seed) -> None:
+    now = suite(native_ms=40 * factor, eager_ms=47 * factor * slowdown, seed=seed)
+    result = judge(suite(), now)
+    assert [v.case for v in result.regressions] == ["lstm-eager"]
+
+
+def test_a_small_significant_change_is_below_the_effect_size() -> None:
+    result = judge(suite(spread=0.005), suite(eager_ms=47 * 1.08, spread=0.005, seed=3))
+    eager = verdict(result, "lstm-eager")
+    assert eager.p_slower < 1e-6  # clearly different ...
+    assert not eager.regressed  # ... but not by enough to fail CI
+
+
+def test_a_large_change_on_too_few_rounds_is_not_significant() -> None:
+    result = judge(suite(rounds=3), suite(eager_ms=47 * 1.5, rounds=3, seed=3))
+    eager = verdict(result, "lstm-eager")
+    assert eager.ratio > 1.4 and eager.p_slower > 0.01 and not eager.regressed
+
+
+def test_a_few_disturbed_rounds_do_not_fail() -> None:
+    now = suite(seed=5)
+    data = now["benchmarks"][1]["stats"]["data"]
+    data[3:7] = [t * 5 for t in data[3:7]]  # another process took the CPU for 4 of 20 rounds
+    assert not judge(suite(), now).regressions
+
+
+def test_native_cases_are_report_only_unless_asked() -> None:
+    base, now = suite(), suite(native_ms=80, eager_ms=94, seed=2)  # everything 2x slower
+    native = verdict(judge(base, now), "lstm-native")
+    assert native.reference is None and native.ratio == pytest.approx(2, rel=0.05)
+    assert native.status == "report-only" and not native.regressed
+    assert verdict(judge(base, now, raw_min_ratio=1.5), "lstm-native").regressed
+
+
+def test_without_a_native_case_in_both_runs_times_are_raw() -> None:
+    base = document(entry("lstm-eager", timings(47)))
+    now = suite(eager_ms=47 * 1.5)
+    eager = verdict(judge(base, now), "lstm-eager")
+    assert eager.reference is None and not eager.gated and not eager.regressed
+    assert verdict(judge(base, now, raw_min_ratio=1.3), "lstm-eager").regressed
+
+
+def test_only_the_native_case_of_the_same_shape_is_the_reference() -> None:
+    def run(eager_ms: float, seed: int) -> dict:
+        return document(
+            entry("lstm-native-T100", timings(40, seed=seed), impl="native"),
+            entry("lstm-native-T200", timings(80, seed=seed + 1), impl="native",
+                  shape_key="other"),
+            entry("lstm-eager-T100", timings(eager_ms, seed=seed + 2), shape_key=SHAPE),
+        )
+
+    eager = verdict(judge(run(47, 0), run(47 * 1.5, 9)), "lstm-eager-T100")
+    assert eager.reference == "lstm-native-T100" and eager.regressed
+
+
+def test_added_and_removed_cases_are_reported_not_failed() -> None:
+    base = document(*suite()["benchmarks"], entry("gru-eager", timings(40)))
+    now = document(*suite()["benchmarks"], entry("lstm-script", timings(48)))
+    result = judge(base, now)
+    assert result.added == ("lstm-script",) and result.removed == ("gru-eager",)
+    assert not result.regressions
+
+
+def test_a_faster_case_is_reported_as_faster() -> None:
+    eager = verdict(judge(suite(), suite(eager_ms=47 / 1.5, seed=4)), "lstm-eager")
+    assert eager.status == "faster" and not eager.regressed
+
+
+@pytest.mark.parametrize("signal", ["flops", "aten_ops"])
+def test_any_growth_of_an_exact_count_fails_whatever_the_timings(signal: str) -> None:
+    result = judge(suite(**{signal: 1000}), suite(seed=8, **{signal: 1001}))
+    eager = verdict(result, "lstm-eager")
+    assert eager.regressed and eager.signal_regressed and not eager.timing_regressed
+    assert [c.name for c in eager.signals] == [signal]
+
+
+def test_a_shrinking_count_is_no_regression() -> None:
+    eager = verdict(judge(suite(aten_ops=1000), suite(aten_ops=900)), "lstm-eager")
+    assert not eager.regressed and eager.signals[0].ratio == 0.9
+
+
+def test_allocated_bytes_have_a_small_tolerance() -> None:
+    base = suite(peak_memory_bytes=1_000_000)
+    assert not judge(base, suite(peak_memory_bytes=1_010_000)).regressions
+    assert judge(base, suite(peak_memory_bytes=1_100_000)).regressions
+
+
+def test_signals_can_be_ignored() -> None:
+    assert not judge(suite(flops=1), suite(flops=2), check_signals=False).regressions
+
+
+def test_a_count_recorded_in_one_run_only_is_ignored() -> None:
+    assert not judge(suite(flops=1000), suite()).regressions
+
+
+def test_differing_library_versions_and_threads_are_noted() -> None:
+    result = judge(suite(torch="2.12.0", threads=2), suite(torch="2.13.0", threads=2))
+    assert result.notes == ("torch differs: baseline 2.12.0, current 2.13.0",)
