@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "params": "rnnbench.commands.params",
     "gate": "rnnbench.commands.gate",
     "baseline": "rnnbench.commands.baseline",
+    "report": "rnnbench.commands.report",
 }
 
 USAGE_ERROR = 2

@@ -1,0 +1,161 @@
+"""The comparison page between two benchmark results files (CPU vs GPU, before vs after).
+
+Cases are matched by everything but the device (:attr:`Case.label`), so a CPU run and a GPU
+run of the same grid line up; cases in only one file are listed as added or removed.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from matplotlib.lines import Line2D
+
+from rnnbench.report.load import BenchResults, Case
+from rnnbench.report.style import (
+    cell_colour,
+    cell_name,
+    finish,
+    impl_style,
+    new_figure,
+    sort_key_cell,
+    sort_key_impl,
+)
+from rnnbench.report.tables import markdown_table, ratio, seconds
+
+
+@dataclass(frozen=True)
+class Pair:
+    old: Case
+    new: Case
+
+    @property
+    def ratio(self) -> float:
+        """New median over old: < 1 means the second file is faster."""
+        return self.new.median / self.old.median
+
+
+@dataclass(frozen=True)
+class Comparison:
+    old: BenchResults
+    new: BenchResults
+    pairs: tuple[Pair, ...]
+    removed: tuple[Case, ...]
+    added: tuple[Case, ...]
+
+
+def _order(case: Case) -> tuple:
+    return (sort_key_cell(case.cell), sort_key_impl(case.impl), case.pass_, case.layout,
+            case.input_size, case.hidden_size, case.num_layers, case.T, case.B, case.dtype)
+
+
+def compare(old: BenchResults, new: BenchResults) -> Comparison:
+    """Match the two files' cases; a label that repeats within one file is an error."""
+    tables = []
+    for results in (old, new):
+        by_label: dict[str, Case] = {}
+        for case in results.cases:
+            if case.label in by_label:
+                raise ValueError(
+                    f"results file {str(results.path)!r} has two cases labelled "
+                    f"{case.label!r} (devices {by_label[case.label].device} and {case.device}):"
+                    " expected one device per file"
+                )
+            by_label[case.label] = case
+        tables.append(by_label)
+    first, second = tables
+    pairs = [Pair(first[k], second[k]) for k in first if k in second]
+    return Comparison(
+        old, new, tuple(sorted(pairs, key=lambda p: _order(p.old))),
+        removed=tuple(sorted((c for k, c in first.items() if k not in second), key=_order)),
+        added=tuple(sorted((c for k, c in second.items() if k not in first), key=_order)),
+    )
+
+
+def geometric_mean(values: list[float]) -> float:
+    return math.exp(statistics.fmean(math.log(v) for v in values))
+
+
+def plot(comparison: Comparison, path: Path) -> Path | None:
+    """New/old ratio per common case, log scale, one row per case."""
+    pairs = comparison.pairs
+    if not pairs:
+        return None
+    fig, (ax,) = new_figure(1, width=8.5, height=max(2.8, 0.22 * len(pairs) + 1.4))
+    for row, pair in enumerate(pairs):
+        ax.plot(pair.ratio, row, linestyle="none", color=cell_colour(pair.old.cell),
+                marker=impl_style(pair.old.impl)["marker"], markersize=5)
+    ax.axvline(1.0, color="#333333", linewidth=1)
+    ax.set_xscale("log")
+    ax.set_yticks(range(len(pairs)), [p.old.label for p in pairs], fontsize=7)
+    ax.set_ylim(len(pairs) - 0.5, -0.5)
+    ax.set_xlabel(f"median time ratio {comparison.new.path.name} / {comparison.old.path.name} "
+                  "(×, log; < 1: second file faster)")
+    ax.grid(True, axis="x", alpha=0.3)
+    cells = sorted({p.old.cell for p in pairs}, key=sort_key_cell)
+    impls = sorted({p.old.impl for p in pairs}, key=sort_key_impl)
+    handles = [Line2D([], [], color=cell_colour(c), linewidth=3, label=cell_name(c))
+               for c in cells]
+    handles += [Line2D([], [], color="#333333", linestyle="none", label=i,
+                       marker=impl_style(i)["marker"]) for i in impls]
+    ax.legend(handles=handles, fontsize=8, loc="best")
+    footer = f"{comparison.old.footer}  vs  {comparison.new.footer}"
+    return finish(fig, path, "Comparison of two results files", footer)
+
+
+def page(comparison: Comparison, figure: Path | None) -> str:
+    """The markdown page: the two files, a summary per cell and impl, every case, the rest."""
+    old, new = comparison.old, comparison.new
+    parts = [
+        f"# Comparison: `{old.path.name}` → `{new.path.name}`",
+        markdown_table(
+            ["", "first (old)", "second (new)"],
+            [["file", f"`{old.path.as_posix()}`", f"`{new.path.as_posix()}`"],
+             ["device", old.device_name, new.device_name],
+             ["torch", old.torch_version, new.torch_version],
+             ["date", old.date, new.date],
+             ["cases", str(len(old.cases)), str(len(new.cases))]],
+        ),
+        f"{len(comparison.pairs)} cases in both files, {len(comparison.removed)} only in the "
+        f"first, {len(comparison.added)} only in the second. Ratio = second / first median "
+        "time: below 1 the second file is faster.",
+    ]
+    if not comparison.pairs:
+        parts.append("_No common cases: the files measured different grids, so there is "
+                     "nothing to set side by side._")
+    else:
+        if figure is not None:
+            parts.append(f"![ratio per case]({figure.name})")
+        groups: dict[tuple[str, str], list[float]] = defaultdict(list)
+        for pair in comparison.pairs:
+            groups[(pair.old.cell, pair.old.impl)].append(pair.ratio)
+        parts.append("### Summary per cell and implementation")
+        parts.append(markdown_table(
+            ["cell", "impl", "cases", "geometric mean ratio", "min", "max"],
+            [[cell_name(c), i, str(len(v)), ratio(geometric_mean(v)), ratio(min(v)),
+              ratio(max(v))] for (c, i), v in groups.items()],
+            right=(2, 3, 4, 5)))
+        parts.append("### Every common case")
+        parts.append(markdown_table(
+            ["case", "first", "second", "ratio"],
+            [[p.old.label, seconds(p.old.median), seconds(p.new.median), ratio(p.ratio)]
+             for p in comparison.pairs], right=(1, 2, 3)))
+    for title, cases in (("Only in the first file (removed)", comparison.removed),
+                         ("Only in the second file (added)", comparison.added)):
+        if cases:
+            parts.append(f"### {title}")
+            parts.append("\n".join(f"- `{c.label}`: {seconds(c.median)}" for c in cases))
+    return "\n\n".join(parts) + "\n"
+
+
+def write(old: BenchResults, new: BenchResults, out: Path, name: str = "compare") -> Path:
+    """Write ``out/NAME.md`` and ``out/NAME.png``; returns the page's path."""
+    out.mkdir(parents=True, exist_ok=True)
+    comparison = compare(old, new)
+    figure = plot(comparison, out / f"{name}.png")
+    path = out / f"{name}.md"
+    path.write_text(page(comparison, figure), encoding="utf-8")
+    return path

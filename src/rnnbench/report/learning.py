@@ -1,0 +1,294 @@
+"""The convergence section: learning curves with their spread over seeds, the seed-style
+table, and the accuracy items of the selection guide."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from matplotlib.ticker import MaxNLocator, PercentFormatter
+
+from rnnbench.report import seed
+from rnnbench.report.convergence import ConvergenceResults, Run, band, summary_values
+from rnnbench.report.style import cell_colour, cell_name, finish, new_figure, plain_log
+from rnnbench.report.tables import count, markdown_table, no_data, percent, plain, ratio, sig
+
+METRIC_LABELS = {
+    "val_accuracy": "validation accuracy",
+    "eval_accuracy": "held-out accuracy (recalled symbols)",
+    "eval_loss": "held-out loss",
+    "val_loss": "validation loss",
+    "train_loss": "training loss (mean over the epoch)",
+}
+
+
+def _panel(ax, results: ConvergenceResults, metric: str) -> None:
+    x = results.x_name
+    seed_lines = False
+    for cell, runs in results.by_cell().items():
+        b = band(runs, metric, x)
+        if not b.x:
+            continue
+        colour = cell_colour(cell)
+        ax.plot(b.x, b.mean, color=colour, linewidth=1.8, marker="o", markersize=3,
+                label=f"{cell_name(cell)} ({b.seeds} seed{'s' * (b.seeds > 1)})")
+        if b.seeds > 1:
+            ax.fill_between(b.x, b.low, b.high, color=colour, alpha=0.18, linewidth=0)
+        if results.task == "imdb" and metric == "val_accuracy" and cell in seed.IMDB_TABLE:
+            ax.axhline(seed.IMDB_TABLE[cell].best_accuracy, color=colour, linestyle=":",
+                       linewidth=1.2)
+            seed_lines = True
+    if seed_lines:
+        ax.plot([], [], color="#555555", linestyle=":", label="seed article's best")
+    threshold = results.threshold
+    if threshold and threshold[0] == metric:
+        ax.axhline(threshold[1], color="#2ca02c", linestyle="--", linewidth=1,
+                   label=f"solved: {results.data.get('solved_when')}")
+    baseline = results.data.get("baseline_loss")
+    if metric.endswith("loss") and metric != "train_loss" and isinstance(baseline, float):
+        ax.axhline(baseline, color="#555555", linestyle="-.", linewidth=1,
+                   label="no-memory baseline")
+    low, high = ax.get_ylim()
+    if metric.endswith("loss") and low > 0 and high / low > 10:
+        ax.set_yscale("log")
+        plain_log(ax.yaxis)
+    elif metric.endswith("accuracy"):
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch" if x == "epoch" else "training step")
+    ax.set_ylabel(METRIC_LABELS.get(metric, metric))
+    ax.grid(True, alpha=0.3)
+
+
+def curves(results: ConvergenceResults, path: Path) -> Path | None:
+    """Primary metric and training loss against epochs (IMDB) or steps, mean and min–max."""
+    metric = results.metric
+    if metric is None or not results.runs:
+        return None
+    metrics = [metric] + (["train_loss"] if metric != "train_loss" else [])
+    fig, axes = new_figure(len(metrics), width=5.6, height=4.0)
+    for ax, name in zip(axes, metrics, strict=True):
+        _panel(ax, results, name)
+        ax.set_title(METRIC_LABELS.get(name, name), fontsize=10)
+    axes[0].legend(fontsize=8, loc="best")
+    note = "line: mean over seeds, band: min–max"
+    if results.task == "imdb" and metric == "val_accuracy":
+        note += ", dotted: seed article's best accuracy"
+    return finish(fig, path, f"Learning curves: {_task_title(results)}",
+                  f"{results.footer} · {note}")
+
+
+def _task_title(results: ConvergenceResults) -> str:
+    s = results.settings
+    if results.task == "imdb":
+        return "IMDB sentiment"
+    if "seq_len" in s:
+        return f"{results.task} problem, T={s['seq_len']}"
+    return results.task
+
+
+def _spread(values: Sequence[float], fmt: Callable[[float], str]) -> str:
+    if not values:
+        return "–"
+    if len(values) == 1 or min(values) == max(values):
+        return fmt(values[0])
+    return f"{fmt(statistics.fmean(values))} ({fmt(min(values))}–{fmt(max(values))})"
+
+
+def _epochs_run(runs: Sequence[Run]) -> str:
+    done = sorted({len(r.epochs) for r in runs})
+    asked = sorted({r.epochs_requested for r in runs if r.epochs_requested})
+    text = "–".join(map(str, (done[0], done[-1]) if len(done) > 1 else done)) or "0"
+    if asked and asked[-1] != done[-1]:
+        text += f" of {asked[-1]}"
+    return text
+
+
+def imdb_table(results: ConvergenceResults) -> str:
+    rows = []
+    for cell, runs in results.by_cell().items():
+        params = [r.params for r in runs if r.params]
+        quoted = seed.IMDB_TABLE.get(cell)
+        rows.append([
+            cell_name(cell), count(params[0]) if params else "–",
+            _spread(summary_values(runs, "seconds_per_epoch"), plain),
+            _spread(summary_values(runs, "tokens_per_second"), lambda v: f"{v:,.0f}"),
+            _spread(summary_values(runs, "best_val_accuracy"), percent),
+            _spread(summary_values(runs, "best_epoch"), lambda v: f"{v:g}"),
+            _spread(summary_values(runs, "test_accuracy_at_best"), percent),
+            _spread(summary_values(runs, "converged_epoch"), lambda v: f"{v:g}"),
+            _epochs_run(runs), str(len(runs)),
+            (f"{quoted.params.text} · {quoted.seconds_per_epoch:g} s · "
+             f"{percent(quoted.best_accuracy)} · epoch {quoted.converged_epoch}")
+            if quoted else "",
+        ])
+    return markdown_table(
+        ["cell", "params", "s/epoch", "tokens/s", "best val acc", "best epoch",
+         "test acc at best val", "converged at epoch", "epochs run", "seeds",
+         f"seed article (params · s/epoch · best acc · converged; {seed.IMDB_EPOCHS} epochs)"],
+        rows, right=range(1, 10),
+    )
+
+
+def synthetic_table(results: ConvergenceResults) -> str:
+    rows = []
+    for cell, runs in results.by_cell().items():
+        params = [r.params for r in runs if r.params]
+        solved = [r for r in runs if r.summary.get("solved")]
+        rows.append([
+            cell_name(cell), count(params[0]) if params else "–",
+            f"{len(solved)} of {len(runs)}",
+            _spread(summary_values(solved, "steps_to_solve"), lambda v: f"{v:,.0f}"),
+            _spread(summary_values(runs, "final_loss"), sig),
+            _spread(summary_values(runs, "final_accuracy"), percent),
+            _spread(summary_values(runs, "seconds_per_epoch"), plain),
+            _epochs_run(runs),
+        ])
+    return markdown_table(
+        ["cell", "params", "seeds solved", "steps to solve (solved seeds)",
+         "final held-out loss", "final held-out accuracy", "s/epoch", "epochs run"],
+        rows, right=range(1, 8),
+    )
+
+
+def _settings_line(results: ConvergenceResults) -> str:
+    s, d = results.settings, results.data
+    keys = ("seq_len", "embed_dim", "hidden_size", "num_layers", "dropout", "lr",
+            "batch_size", "max_len", "vocab_size", "limit", "steps_per_epoch", "impl")
+    shown = [f"{k}={s[k]}" for k in keys if k in s and s[k] is not None]
+    if "vocab_size" in d:
+        shown.append(f"vocabulary used {d['vocab_size']:,}")
+    for split in ("train", "val", "test"):
+        if isinstance(d.get(split), int):
+            shown.append(f"{split} {d[split]:,}")
+    if d.get("solved_when"):
+        shown.append(f"solved when {d['solved_when']}")
+    return f"Settings: {', '.join(shown) or 'not recorded'}. Measured on {results.footer}."
+
+
+def file_section(results: ConvergenceResults, out: Path) -> str:
+    parts = [f"### {_task_title(results)} (`{results.path.name}`)"]
+    if not results.runs:
+        parts.append(no_data("this task", f"{results.path.name} holds no runs yet"))
+        return "\n\n".join(parts)
+    parts.append(_settings_line(results))
+    figure = curves(results, out / f"{results.path.stem}-curves.png")
+    parts.append(f"![learning curves]({figure.name})" if figure else no_data(
+        "learning curves", f"no run in {results.path.name} has a finished epoch"))
+    parts.append(imdb_table(results) if results.task == "imdb" else synthetic_table(results))
+    unfinished = sorted({f"{cell_name(r.cell)} seed {r.seed}" for r in results.runs
+                         if r.status != "done"})
+    if unfinished:
+        parts.append(f"Still running or interrupted when the file was written: "
+                     f"{', '.join(unfinished)}.")
+    if results.task == "imdb":
+        parts.append("Best val acc: the highest validation accuracy over the epochs run; test "
+                     "accuracy is read at that epoch (never selected on test). Converged at "
+                     "epoch: the first epoch within 0.5 points of the run's best validation "
+                     "accuracy, so a run cut short converges no later than its last epoch.")
+    return "\n\n".join(parts)
+
+
+def accuracy_items(files: Sequence[ConvergenceResults]) -> list[str]:
+    """The guide's "accuracy first" and "long-range" statements, one per task file."""
+    items = []
+    for results in sorted(files, key=lambda f: (f.task != "imdb", f.path.name)):
+        if results.task == "imdb":
+            items.extend(_imdb_items(results))
+        elif results.runs:
+            items.append(_synthetic_item(results))
+    return [item for item in items if item]
+
+
+def _imdb_items(results: ConvergenceResults) -> list[str]:
+    by_cell = results.by_cell()
+    best = {c: summary_values(r, "best_val_accuracy") for c, r in by_cell.items()}
+    best = {c: v for c, v in best.items() if v}
+    items = []
+    if len(best) >= 2:
+        ranked = sorted(best, key=lambda c: -statistics.fmean(best[c]))
+        top, second = ranked[0], ranked[1]
+        margin = statistics.fmean(best[top]) - statistics.fmean(best[second])
+        seeds = min(len(v) for v in best.values())
+        epochs = max(len(r.epochs) for runs in by_cell.values() for r in runs)
+        if seeds < 2:
+            spread = "one seed per cell, so seed-to-seed variation is not measured"
+        elif min(best[top]) > max(best[second]):
+            spread = "every seed of the first beats every seed of the second"
+        else:
+            spread = "the seeds of the first two overlap, so their order is not settled"
+        order = " > ".join(f"{cell_name(c)} {percent(statistics.fmean(best[c]))}"
+                           for c in ranked)
+        seed_order = " > ".join(
+            f"{cell_name(c)} {percent(seed.IMDB_TABLE[c].best_accuracy)}"
+            for c in sorted(seed.IMDB_TABLE, key=lambda c: -seed.IMDB_TABLE[c].best_accuracy))
+        same = [c for c in ranked if c in seed.IMDB_TABLE]
+        seed_ranked = sorted(same, key=lambda c: -seed.IMDB_TABLE[c].best_accuracy)
+        agrees = "the same order as" if same == seed_ranked else "a **different** order from"
+        items.append(
+            f"- **Accuracy first, IMDB** (`{results.path.name}`, {epochs} epoch"
+            f"{'s' * (epochs > 1)} vs the seed's {seed.IMDB_EPOCHS}): best validation "
+            f"accuracy {order}; {cell_name(top)} leads by {sig(margin * 100, 2)} points; "
+            f"{spread}. That is {agrees} the seed's {seed_order}.")
+    seconds = {c: summary_values(r, "seconds_per_epoch") for c, r in by_cell.items()}
+    seconds = {c: statistics.fmean(v) for c, v in seconds.items() if v}
+    pairs = [(a, b) for a, b in (("lstm", "gru"), ("bilstm", "lstm")) if a in seconds and
+             b in seconds]
+    if pairs:
+        measured = ", ".join(
+            f"{cell_name(a)}/{cell_name(b)} {ratio(seconds[a] / seconds[b])} (seed: "
+            f"{ratio(seed.IMDB_TABLE[a].seconds_per_epoch / seed.IMDB_TABLE[b].seconds_per_epoch)})"
+            for a, b in pairs)
+        items.append(f"- **Training time per epoch, IMDB**: {measured}.")
+    return items
+
+
+def _synthetic_item(results: ConvergenceResults) -> str:
+    by_cell = results.by_cell()
+    parts = []
+    for cell, runs in by_cell.items():
+        solved = [r for r in runs if r.summary.get("solved")]
+        steps = summary_values(solved, "steps_to_solve")
+        parts.append(f"{cell_name(cell)} {len(solved)}/{len(runs)}"
+                     + (f" (mean {statistics.fmean(steps):,.0f} steps)" if steps else ""))
+    text = (f"- **Long-range memory, {_task_title(results)}** (`{results.path.name}`): seeds "
+            f"that solved it: {', '.join(parts)}.")
+
+    def score(cell: str) -> tuple[float, float]:
+        runs = by_cell.get(cell, [])
+        solved = [r for r in runs if r.summary.get("solved")]
+        steps = summary_values(solved, "steps_to_solve")
+        return (len(solved) / len(runs) if runs else 0.0,
+                -statistics.fmean(steps) if steps else float("-inf"))
+
+    if all(score(cell)[0] == 0 for cell in by_cell):
+        return text + " No cell solved it in the steps run: no evidence either way."
+    if "lstm" in by_cell and "gru" in by_cell:
+        lstm, gru = score("lstm"), score("gru")
+        if lstm[0] == gru[0] == 0:
+            text += " Neither LSTM nor GRU solved it in the steps run."
+        elif lstm > gru:
+            text += " LSTM does better here, as the seed's LSTM-for-long-range advice expects."
+        else:
+            text += (" GRU does as well or better here: the data do not support the seed's "
+                     "preference for LSTM on long-range dependencies at this length.")
+    if "rnn" in by_cell:
+        rnn = score("rnn")
+        gated = [score(c) for c in by_cell if c != "rnn"]
+        if gated and rnn[0] < max(g[0] for g in gated):
+            text += " The vanilla RNN falls behind the gated cells."
+        elif gated:
+            text += " The vanilla RNN keeps up with the gated cells at this length."
+    return text
+
+
+def section(files: Sequence[ConvergenceResults], out: Path) -> tuple[str, list[str]]:
+    """The README section and the guide's accuracy items; writes the figures into ``out``."""
+    parts = ["## Convergence"]
+    if not files:
+        parts.append(no_data("convergence", "no convergence results file was given (write one "
+                             "with `rnnbench converge ... --out reports/convergence/TASK.json`)"))
+        return "\n\n".join(parts), []
+    parts.extend(file_section(results, out) for results in files)
+    return "\n\n".join(parts), accuracy_items(files)
