@@ -11,6 +11,8 @@ import pytest
 
 from rnnbench.cli import main
 from rnnbench.report import readme
+from rnnbench.report.compare import compare
+from rnnbench.report.load import load_bench
 
 CELL_BASE = {"lstm": 0.040, "gru": 0.032}  # seconds at T=100, B=64, forward+backward, native
 EAGER = 1.25  # eager / native
@@ -278,3 +280,12 @@ def test_compare_refuses_a_convergence_file(tmp_path: Path,
     assert main(["report", "--compare", str(bench), str(conv), "--out", str(tmp_path)]) == 2
     error = capsys.readouterr().err
     assert str(conv) in error and "is not pytest-benchmark JSON" in error
+
+
+def test_compare_refuses_two_devices_in_one_file(tmp_path: Path) -> None:
+    mixed = bench_results()
+    mixed["benchmarks"] += bench_results(device="cuda")["benchmarks"]
+    path = write(tmp_path / "mixed.json", mixed)
+    results = load_bench(path)
+    with pytest.raises(ValueError, match="expected one device per file"):
+        compare(results, results)

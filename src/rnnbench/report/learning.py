@@ -12,7 +12,7 @@ from matplotlib.ticker import MaxNLocator, PercentFormatter
 from rnnbench.report import seed
 from rnnbench.report.convergence import ConvergenceResults, Run, band, summary_values
 from rnnbench.report.style import cell_colour, cell_name, finish, new_figure, plain_log
-from rnnbench.report.tables import count, markdown_table, no_data, percent, plain, ratio, sig
+from rnnbench.report.tables import count, markdown_table, no_data, percent, plain, ratio
 
 METRIC_LABELS = {
     "val_accuracy": "validation accuracy",
@@ -140,7 +140,7 @@ def synthetic_table(results: ConvergenceResults) -> str:
             cell_name(cell), count(params[0]) if params else "–",
             f"{len(solved)} of {len(runs)}",
             _spread(summary_values(solved, "steps_to_solve"), lambda v: f"{v:,.0f}"),
-            _spread(summary_values(runs, "final_loss"), sig),
+            _spread(summary_values(runs, "final_loss"), plain),
             _spread(summary_values(runs, "final_accuracy"), percent),
             _spread(summary_values(runs, "seconds_per_epoch"), plain),
             _epochs_run(runs),
@@ -229,7 +229,7 @@ def _imdb_items(results: ConvergenceResults) -> list[str]:
         items.append(
             f"- **Accuracy first, IMDB** (`{results.path.name}`, {epochs} epoch"
             f"{'s' * (epochs > 1)} vs the seed's {seed.IMDB_EPOCHS}): best validation "
-            f"accuracy {order}; {cell_name(top)} leads by {sig(margin * 100, 2)} points; "
+            f"accuracy {order}; {cell_name(top)} leads by {margin * 100:.1f} points; "
             f"{spread}. That is {agrees} the seed's {seed_order}.")
     seconds = {c: summary_values(r, "seconds_per_epoch") for c, r in by_cell.items()}
     seconds = {c: statistics.fmean(v) for c, v in seconds.items() if v}

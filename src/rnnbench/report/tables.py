@@ -49,7 +49,11 @@ def plain(value: float) -> str:
         return f"{value:.1f}"
     if abs(value) >= 1:
         return f"{value:.2f}"
-    return f"{value:.3g}"
+    if value == 0:
+        return "0"
+    # Three significant digits as a decimal, down to 1e-6: a table never shows 2.4e-05.
+    decimals = min(6, 2 - math.floor(math.log10(abs(value))))
+    return f"{value:.{decimals}f}"
 
 
 def ms(value: float) -> str:
@@ -67,12 +71,6 @@ def percent(value: float, digits: int = 1) -> str:
 
 def mib(value: float) -> str:
     return f"{value / 2**20:.1f} MiB"
-
-
-def sig(value: float, digits: int = 3) -> str:
-    if not math.isfinite(value):
-        return "–"
-    return f"{value:.{digits}g}"
 
 
 def no_data(what: str, why: str) -> str:
