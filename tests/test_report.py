@@ -132,14 +132,14 @@ def test_readme_has_every_section(report: Path) -> None:
 def test_tables_show_the_measured_numbers(report: Path) -> None:
     text = (report / "README.md").read_text()
     # 40 ms at T=100 scales with T; eager is 1.25x native; T=50 -> 200 is 4x the time.
-    assert "| LSTM | native | 20.0 | 40.0 | 80.0 | 4.00× |" in text
-    assert "| GRU | eager | 20.0 | 40.0 | 80.0 | 4.00× |" in text
+    assert "| LSTM | native | 20.0 | 40.0 | 80.0 | 4.00× | 1.00× |" in text
+    assert "| GRU | eager | 20.0 | 40.0 | 80.0 | 4.00× | 1.00× |" in text
     ratios = section(text, "### Custom implementations vs native")
     assert "| T100 B64 I256 H128 L1 fwd+bwd | 1.25× | 1.25× |" in ratios
     split = section(text, "### Forward vs backward")
     assert "| T100 B64 I256 H128 L1 | 60% (60%) | 60% (60%) |" in split
     memory = section(text, "### Peak memory vs sequence length")
-    assert "| LSTM | native | 200 | 400 | 800 | 4.00× |" in memory
+    assert "| LSTM | native | 200 | 400 | 800 | 4.00× | 1.00× |" in memory
 
 
 def test_guide_numbers_come_from_the_data(report: Path) -> None:
@@ -148,7 +148,8 @@ def test_guide_numbers_come_from_the_data(report: Path) -> None:
     assert "GRU is 1.25× faster (LSTM native 4.00 ms vs GRU native 3.20 ms" in guide
     assert "LSTM/GRU time ratio 1.25× at T=50 and 1.25× at T=200" in guide
     assert "GRU needs less: 600.0 MiB vs LSTM 800.0 MiB (75%)" in guide
-    assert "LSTM eager 1.25×, GRU eager 1.25×" in guide
+    assert ("LSTM eager 1.25×, GRU eager 1.25× at B=64; LSTM eager 1.25×, GRU eager 1.25× "
+            "at B=1") in guide
     assert "No GPU results" in guide
     assert "no bidirectional case" in guide
     assert "GRU 87.5% > LSTM 85.5%" in guide

@@ -113,7 +113,7 @@ def custom_vs_native(results: BenchResults, path: Path) -> Path | None:
         return None
     labels = list(dict.fromkeys(shape_label(r.custom) for r in ratios))
     cells = sorted({r.custom.cell for r in ratios}, key=sort_key_cell)
-    fig, (ax,) = new_figure(1, width=8.5, height=max(2.8, 0.42 * len(labels) + 1.2))
+    fig, (ax,) = new_figure(1, width=9.5, height=max(2.8, 0.42 * len(labels) + 1.2))
     step = 0.6 / max(len(cells), 1)
     for r in ratios:
         row = labels.index(shape_label(r.custom))
@@ -121,7 +121,7 @@ def custom_vs_native(results: BenchResults, path: Path) -> Path | None:
         ax.plot(r.value, row + offset, linestyle="none", color=cell_colour(r.custom.cell),
                 marker=impl_style(r.custom.impl)["marker"], markersize=6)
     ax.axvline(1.0, color="#333333", linewidth=1)
-    ax.text(1.0, -0.9, " native = 1", fontsize=8, va="bottom")
+    ax.text(1.0, -0.75, " native = 1", fontsize=8, va="center")
     ax.set_yticks(range(len(labels)), labels, fontsize=8)
     ax.set_ylim(len(labels) - 0.5, -1)
     ax.set_xlabel("custom median time / native median time (×; < 1 is faster than native)")
@@ -129,7 +129,8 @@ def custom_vs_native(results: BenchResults, path: Path) -> Path | None:
     for row in range(len(labels) - 1):
         ax.axhline(row + 0.5, color="#dddddd", linewidth=0.6)
     impls = {r.custom.impl for r in ratios}
-    ax.legend(handles=legend_handles(cells, impls), fontsize=8, loc="lower right")
+    ax.legend(handles=legend_handles(cells, impls), fontsize=8, loc="upper left",
+              bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     return finish(fig, path, "Custom implementations relative to native", results.footer)
 
 

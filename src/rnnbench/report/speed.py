@@ -44,11 +44,16 @@ def _sweep_table(family: Family, lines: dict[tuple[str, str], list[Case]],
         if growth:
             first, last = by_x.get(xs[0]), by_x.get(xs[-1])
             row.append(ratio(last / first) if first and last else "–")
+            native = {getattr(c, vary): value(c) for c in lines.get((cell, "native"), [])}
+            if native.get(xs[0]) and native.get(xs[-1]) and first and last:
+                row.append(ratio((last / first) / (native[xs[-1]] / native[xs[0]])))
+            else:
+                row.append("–")
         rows.append(row)
     headers = ["cell", "impl", *[f"{vary}={x}" for x in xs]]
     if growth:
-        headers.append(f"{vary}={xs[0]}→{xs[-1]} ({xs[-1] / xs[0]:g}× longer)"
-                       if vary == "T" else f"{vary}={xs[0]}→{xs[-1]}")
+        headers.append(f"growth {vary}={xs[0]}→{xs[-1]} ({xs[-1] / xs[0]:g}×)")
+        headers.append("growth / native's growth")
     return markdown_table(headers, rows, right=range(2, len(headers)))
 
 
@@ -171,6 +176,6 @@ def _summary(results: BenchResults) -> str:
                      input_size=sample.input_size, hidden_size=sample.hidden_size,
                      num_layers=sample.num_layers, layout=sample.layout, T=sample.T,
                      B=sample.B))
-        line += (f" Reference shape (most cases, {n}): "
+        line += (f" Reference shape (padded, nearest to T=100 and B=64; {n} cases): "
                  f"{shape_label(sample, with_pass=False)}.")
     return line
