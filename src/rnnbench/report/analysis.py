@@ -122,6 +122,8 @@ def shape_label(case: Case, with_pass: bool = True) -> str:
         parts.append({"fwdbwd": "fwd+bwd"}.get(case.pass_, case.pass_))
     if case.layout != "padded":
         parts.append(case.layout)
+    if case.dtype != "f32":
+        parts.append(case.dtype)
     return " ".join(parts)
 
 

@@ -12,15 +12,16 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from matplotlib.lines import Line2D
-
+from rnnbench.report.analysis import shape_label
 from rnnbench.report.load import BenchResults, Case
+from rnnbench.report.plots import legend_handles
 from rnnbench.report.style import (
     cell_colour,
     cell_name,
     finish,
     impl_style,
     new_figure,
+    plain_log,
     sort_key_cell,
     sort_key_impl,
 )
@@ -80,30 +81,42 @@ def geometric_mean(values: list[float]) -> float:
 
 
 def plot(comparison: Comparison, path: Path) -> Path | None:
-    """New/old ratio per common case, log scale, one row per case."""
+    """New/old ratio, one row per shape, one dot per cell and implementation, log scale."""
     pairs = comparison.pairs
     if not pairs:
         return None
-    fig, (ax,) = new_figure(1, width=8.5, height=max(2.8, 0.22 * len(pairs) + 1.4))
-    for row, pair in enumerate(pairs):
-        ax.plot(pair.ratio, row, linestyle="none", color=cell_colour(pair.old.cell),
-                marker=impl_style(pair.old.impl)["marker"], markersize=5)
-    ax.axvline(1.0, color="#333333", linewidth=1)
-    ax.set_xscale("log")
-    ax.set_yticks(range(len(pairs)), [p.old.label for p in pairs], fontsize=7)
-    ax.set_ylim(len(pairs) - 0.5, -0.5)
-    ax.set_xlabel(f"median time ratio {comparison.new.path.name} / {comparison.old.path.name} "
-                  "(×, log; < 1: second file faster)")
-    ax.grid(True, axis="x", alpha=0.3)
+    labels = list(dict.fromkeys(shape_label(p.old) for p in sorted(
+        pairs, key=lambda p: _shape(p.old))))
     cells = sorted({p.old.cell for p in pairs}, key=sort_key_cell)
-    impls = sorted({p.old.impl for p in pairs}, key=sort_key_impl)
-    handles = [Line2D([], [], color=cell_colour(c), linewidth=3, label=cell_name(c))
-               for c in cells]
-    handles += [Line2D([], [], color="#333333", linestyle="none", label=i,
-                       marker=impl_style(i)["marker"]) for i in impls]
-    ax.legend(handles=handles, fontsize=8, loc="best")
-    footer = f"{comparison.old.footer}  vs  {comparison.new.footer}"
-    return finish(fig, path, "Comparison of two results files", footer)
+    fig, (ax,) = new_figure(1, width=9.5, height=max(2.8, 0.42 * len(labels) + 1.4))
+    step = 0.6 / max(len(cells), 1)
+    for pair in pairs:
+        row = labels.index(shape_label(pair.old))
+        offset = (cells.index(pair.old.cell) - (len(cells) - 1) / 2) * step
+        ax.plot(pair.ratio, row + offset, linestyle="none", color=cell_colour(pair.old.cell),
+                marker=impl_style(pair.old.impl)["marker"], markersize=6)
+    ax.axvline(1.0, color="#333333", linewidth=1)
+    values = [p.ratio for p in pairs] + [1.0]
+    if max(values) / min(values) > 4:  # a narrow range reads better on a linear axis
+        ax.set_xscale("log")
+        plain_log(ax.xaxis)
+    ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    ax.set_ylim(len(labels) - 0.5, -0.5)
+    for row in range(len(labels) - 1):
+        ax.axhline(row + 0.5, color="#dddddd", linewidth=0.6)
+    ax.set_xlabel(f"median time {comparison.new.path.name} / {comparison.old.path.name} "
+                  "(×; < 1: second file faster)")
+    ax.grid(True, axis="x", alpha=0.3)
+    impls = {p.old.impl for p in pairs}
+    ax.legend(handles=legend_handles(cells, impls), fontsize=8, loc="upper left",
+              bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    footer = (f"first: {comparison.old.footer}\nsecond: {comparison.new.footer}")
+    return finish(fig, path, "Second results file relative to the first", footer)
+
+
+def _shape(case: Case) -> tuple:
+    return (case.dtype, case.pass_ != "fwdbwd", case.layout != "padded", case.input_size,
+            case.hidden_size, case.num_layers, case.T, case.B)
 
 
 def page(comparison: Comparison, figure: Path | None) -> str:

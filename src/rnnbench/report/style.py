@@ -77,10 +77,14 @@ def new_figure(panels: int, width: float = 5.2, height: float = 3.9) -> tuple[Fi
 
 def finish(fig: Figure, path: Path, title: str, footer: str | None = None) -> Path:
     """Title, footer and a reproducible PNG: fixed DPI, no software/date metadata."""
-    fig.suptitle(title, fontsize=13, fontweight="bold")
+    height = fig.get_figheight()
+    fig.suptitle(title, fontsize=13, fontweight="bold", y=1 - 0.1 / height, va="top")
     if footer:
-        fig.text(0.5, 0.005, footer, ha="center", va="bottom", fontsize=8, color="#444444")
-    fig.tight_layout(rect=(0, 0.035 if footer else 0, 1, 1))
+        fig.text(0.5, 0.06 / height, footer, ha="center", va="bottom", fontsize=8,
+                 color="#444444")
+    # Leave fixed room in inches for the title and footer, whatever the figure's height.
+    bottom = 0.16 + 0.14 * footer.count("\n") + 0.14 if footer else 0.05
+    fig.tight_layout(rect=(0, bottom / height, 1, 1 - 0.1 / height))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=DPI, metadata={"Software": None})
     return path
