@@ -44,6 +44,7 @@ class Case:
     params: int | None = None
     tokens_per_s: float | None = None
     peak_memory_bytes: int | None = None
+    peak_memory_source: str | None = None
     flops: float | None = None
 
     @property
@@ -72,6 +73,7 @@ class BenchResults:
     date: str
     cases: tuple[Case, ...]
     skipped: tuple[str, ...] = ()
+    threads: int | None = None
 
     @property
     def devices(self) -> tuple[str, ...]:
@@ -84,7 +86,9 @@ class BenchResults:
     @property
     def footer(self) -> str:
         """Device, dtype, torch version and date: the subtitle of every speed/memory plot."""
-        return (f"{self.device_name} · {', '.join(self.dtypes) or '?'} · torch "
+        cpu_only = "cuda" not in self.devices
+        threads = f" ({self.threads} threads)" if self.threads and cpu_only else ""
+        return (f"{self.device_name}{threads} · {', '.join(self.dtypes) or '?'} · torch "
                 f"{self.torch_version} · {self.date} · {self.path.name}")
 
 
@@ -140,6 +144,7 @@ def load_bench(path: Path, data: Any | None = None) -> BenchResults:
         date=str(data.get("datetime", "undated"))[:10],
         cases=tuple(sorted(cases, key=lambda c: (c.shape, c.cell, c.impl))),
         skipped=tuple(skipped),
+        threads=_int_or_none(machine.get("threads")),
     )
 
 
@@ -179,6 +184,8 @@ def _case(bench: Any) -> Case | None:
         params=_int_or_none(info.get("params")),
         tokens_per_s=_float_or_none(info.get("tokens_per_s")),
         peak_memory_bytes=_int_or_none(info.get("peak_memory_bytes")),
+        peak_memory_source=str(info["peak_memory_source"]) if info.get("peak_memory_source")
+        else None,
         flops=_float_or_none(info.get("flops")),
     )
 

@@ -81,7 +81,10 @@ def _memory_section(results: BenchResults, out: Path) -> str:
         family, lines = next(
             (f, ls) for f, ls in sweeps(results.cases, "T").items()
             if any(c.peak_memory_bytes is not None for line in ls.values() for c in line))
-        parts.append(f"Peak memory of one pass in MiB, {family.title}:")
+        sources = sorted({c.peak_memory_source for line in lines.values() for c in line
+                          if c.peak_memory_source})
+        how = f" Measured by: {'; '.join(sources)}." if sources else ""
+        parts.append(f"Peak memory of one pass in MiB, {family.title}.{how}")
         parts.append(_sweep_table(family, lines, lambda c: c.peak_memory_bytes,
                                   lambda v: plain(v / 2**20), growth=True))
     return "\n\n".join(parts)
