@@ -121,12 +121,13 @@ def section(text: str, heading: str) -> str:
 def test_readme_has_every_section(report: Path) -> None:
     text = (report / "README.md").read_text()
     for heading in ("# rnnbench report", "## Selection guide", "## Parameters",
-                    "## Speed and memory: Test CPU (`cpu.json`)", "## Convergence",
+                    "## Speed and memory: Test CPU (cpu.json)", "## Convergence",
                     "## Inputs", "### Time vs sequence length", "### Time vs batch size",
                     "### Custom implementations vs native", "### Forward vs backward",
                     "### Peak memory vs sequence length"):
         assert heading + "\n" in text, heading
     assert "No data yet" not in text
+    assert "- [Speed and memory: Test CPU (cpu.json)](#speed-and-memory-test-cpu-cpujson)" in text
 
 
 def test_tables_show_the_measured_numbers(report: Path) -> None:
@@ -197,6 +198,7 @@ def test_missing_file_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str
 
 @pytest.mark.parametrize(("content", "message"), [
     ("{not json", "is not valid JSON (line 1, column 2"),
+    ("", "is empty: expected JSON"),
     ("[1, 2]", "neither pytest-benchmark JSON"),
     ('{"schema": "rnnbench.converge/1", "task": "adding", "runs": [{"cell": "gru"}]}',
      "runs[0] lacks 'seed', 'epochs'"),
@@ -216,7 +218,7 @@ def test_sections_without_data_say_so(tmp_path: Path) -> None:
     empty = write(tmp_path / "empty.json", {"machine_info": {}, "benchmarks": []})
     assert main(["report", str(bench), str(empty), "--out", str(tmp_path / "out")]) == 0
     text = (tmp_path / "out" / "README.md").read_text()
-    memory = section(section(text, "## Speed and memory: Test CPU (`nomem.json`)"),
+    memory = section(section(text, "## Speed and memory: Test CPU (nomem.json)"),
                      "### Peak memory vs sequence length")
     assert "_No data yet for peak memory vs sequence length:" in memory
     assert "_No data yet for speed and memory: empty.json holds no benchmark case" in text

@@ -99,7 +99,11 @@ def read_json(path: Path) -> Any:
     if path.is_dir():
         raise ValueError(f"results file {str(path)!r} is a directory: expected a JSON file")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        if not text.strip():
+            raise ValueError(f"results file {str(path)!r} is empty: expected JSON (was the run "
+                             "that writes it interrupted?)")
+        return json.loads(text)
     except UnicodeDecodeError as error:
         raise ValueError(f"results file {str(path)!r} is not UTF-8 text: {error}") from None
     except json.JSONDecodeError as error:

@@ -73,11 +73,18 @@ def generate(inputs: Inputs, out: Path, command: str = "rnnbench report") -> Pat
     return path
 
 
+def anchor(heading: str) -> str:
+    """The link target GitHub gives a heading: lower case, punctuation dropped, spaces to -."""
+    kept = "".join(ch for ch in heading.lower() if ch.isalnum() or ch in " -_")
+    return "#" + kept.replace(" ", "-")
+
+
 def _contents(inputs: Inputs) -> str:
     lines = ["- [Selection guide](#selection-guide)", "- [Parameters](#parameters)"]
     if inputs.bench:
         for results in inputs.bench:
-            lines.append(f"- Speed and memory: {results.device_name} (`{results.path.name}`)")
+            title = speed.title(results)
+            lines.append(f"- [{title}]({anchor(title)})")
     else:
         lines.append("- [Speed and memory](#speed-and-memory)")
     lines += ["- [Convergence](#convergence)", "- [Inputs](#inputs)"]

@@ -145,9 +145,13 @@ def _shares(splits: list) -> str:
     return text
 
 
+def title(results: BenchResults) -> str:
+    return f"Speed and memory: {results.device_name} ({results.path.name})"
+
+
 def section(results: BenchResults, out: Path) -> str:
     """The README section for one benchmark file; writes its figures into ``out``."""
-    head = [f"## Speed and memory: {results.device_name} (`{results.path.name}`)",
+    head = [f"## {title(results)}",
             _summary(results)]
     if not results.cases:
         head.append(no_data("speed and memory",
