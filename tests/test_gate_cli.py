@@ -105,3 +105,65 @@ def test_refresh_without_a_result_runs_the_suite_and_keeps_the_baseline_if_it_fa
     assert target.read_bytes() == before
     assert "--rnnbench-profile=quick" in commands[0] and commands[0][-2:] == ["-k", "lstm"]
     assert any(arg.startswith("--benchmark-json=") for arg in commands[0])
+
+
+def test_confirm_reruns_only_the_suspects_and_fails_when_they_reproduce(tmp_path, monkeypatch,
+                                                                        capsys) -> None:
+    base = write(tmp_path / "base.json", suite())
+    now = write(tmp_path / "now.json", suite(eager_ms=70, seed=1))
+    asked = []
+
+    def fake_suite(output: Path, pytest_args: str, cases: tuple[str, ...]) -> int:
+        asked.append((pytest_args, cases))
+        write(Path(output), suite(eager_ms=70, seed=len(asked) + 1))
+        return 0
+
+    monkeypatch.setattr("rnnbench.commands.gate.run_suite", fake_suite)
+    status, out = run_cli(capsys, "gate", base, now, "--confirm", "2", "--pytest-args=-x")
+    assert status == 1 and "reproduced in all 3 runs" in out
+    assert asked == [("-x", ("lstm-eager", "lstm-native"))] * 2
+
+
+def test_confirm_stops_when_the_rerun_is_clean(tmp_path, monkeypatch, capsys) -> None:
+    base = write(tmp_path / "base.json", suite())
+    now = write(tmp_path / "now.json", suite(eager_ms=70, seed=1))
+    asked = []
+
+    def fake_suite(output: Path, pytest_args: str, cases: tuple[str, ...]) -> int:
+        asked.append(cases)
+        write(Path(output), suite(seed=9))
+        return 0
+
+    monkeypatch.setattr("rnnbench.commands.gate.run_suite", fake_suite)
+    status, out = run_cli(capsys, "gate", base, now, "--confirm", "3")
+    assert status == 0 and len(asked) == 1 and "best of 2 runs" in out
+
+
+def test_reruns_can_be_given_as_files(tmp_path, capsys) -> None:
+    base = write(tmp_path / "base.json", suite())
+    now = write(tmp_path / "now.json", suite(eager_ms=70, seed=1))
+    calm = write(tmp_path / "rerun.json", suite(seed=2))
+    assert run_cli(capsys, "gate", base, now)[0] == 1
+    assert run_cli(capsys, "gate", base, now, calm)[0] == 0
+
+
+def test_the_rerun_command_selects_whole_case_ids() -> None:
+    from rnnbench.gate.rerun import selection, suite_command
+
+    assert selection(["lstm-eager", "lstm-native"]) == "[lstm-eager] or [lstm-native]"
+    command = suite_command("out.json", "--rnnbench-threads=1", ["lstm-eager"])
+    assert command[-3:] == ["--rnnbench-threads=1", "-k", "[lstm-eager]"]
+    assert "--benchmark-json=out.json" in command and "benchmarks" in command
+
+
+def test_pytest_selects_exactly_the_named_cases(tmp_path) -> None:
+    from test_gate_synthetic import run_pytest
+
+    from rnnbench.gate.rerun import selection
+
+    write(tmp_path / "pytest.ini", "[pytest]\n")
+    write(tmp_path / "test_ids.py", "import pytest\n\n"
+          "@pytest.mark.parametrize('case', ['lstm-a-fwd', 'bilstm-a-fwd', 'lstm-a-fwdbwd'])\n"
+          "def test_speed(case):\n    pass\n")
+    result = run_pytest(tmp_path, "--collect-only", "-k", selection(["lstm-a-fwd"]))
+    assert "1/3 tests collected" in result.stdout, result.stdout

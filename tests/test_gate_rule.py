@@ -143,3 +143,26 @@ def test_a_count_recorded_in_one_run_only_is_ignored() -> None:
 def test_differing_library_versions_and_threads_are_noted() -> None:
     result = judge(suite(torch="2.12.0", threads=2), suite(torch="2.13.0", threads=2))
     assert result.notes == ("torch differs: baseline 2.12.0, current 2.13.0",)
+
+
+def test_a_disturbance_that_does_not_reproduce_is_no_regression() -> None:
+    base, now = parse_run(suite(), "b", "baseline"), parse_run(suite(eager_ms=70, seed=1), "n")
+    assert compare(base, now).suspects == ("lstm-eager", "lstm-native")
+    calm = parse_run(suite(seed=2), "rerun")
+    result = compare(base, now, confirm=[calm])
+    eager = verdict(result, "lstm-eager")
+    assert not result.regressions and eager.runs == 2 and eager.ratio < 1.1
+
+
+def test_a_real_slowdown_reproduces_in_every_rerun() -> None:
+    base = parse_run(suite(), "b", "baseline")
+    runs = [parse_run(suite(eager_ms=70, seed=s), f"run{s}") for s in (1, 2, 3)]
+    result = compare(base, runs[0], confirm=runs[1:])
+    assert [(v.case, v.runs) for v in result.regressions] == [("lstm-eager", 3)]
+
+
+def test_reruns_of_part_of_the_cases_leave_the_others_alone() -> None:
+    base = parse_run(document(*suite()["benchmarks"], entry("gru-x", timings(40))), "b")
+    now = parse_run(document(*suite()["benchmarks"], entry("gru-x", timings(40))), "n")
+    result = compare(base, now, confirm=[parse_run(suite(seed=4), "rerun")])
+    assert verdict(result, "gru-x").runs == 1 and verdict(result, "lstm-eager").runs == 2

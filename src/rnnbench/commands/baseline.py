@@ -8,27 +8,25 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from rnnbench.gate.baseline import CPU_QUICK, refresh
+from rnnbench.gate.rerun import SUITE, run_suite
 
 HELP = "refresh a committed baseline (baselines/cpu-quick.json) from a run, atomically"
-
-#: How the baseline run is recorded: the quick profile, raw timings included.
-SUITE = ("-m", "pytest", "benchmarks", "--rnnbench-profile=quick", "-q", "-p", "no:cacheprovider")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=["refresh"], help="refresh: replace the baseline")
     parser.add_argument("result", nargs="?", help="pytest-benchmark JSON to adopt (default: run "
-                        f"`python {' '.join(SUITE)}` now)")
+                        f"`python {shlex.join(SUITE)}` now)")
     parser.add_argument("--to", default=str(CPU_QUICK), metavar="PATH",
                         help=f"baseline to replace (default {CPU_QUICK})")
     parser.add_argument("--pytest-args", default="", metavar="ARGS",
-                        help="extra pytest arguments for the run, e.g. --pytest-args='-k lstm'")
+                        help="extra pytest arguments for the run, e.g. "
+                        "--pytest-args='--rnnbench-device=cpu'")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,10 +34,7 @@ def run(args: argparse.Namespace) -> int:
         return _adopt(args.result, args.to)
     with tempfile.TemporaryDirectory() as folder:
         result = Path(folder) / "run.json"
-        extra = shlex.split(args.pytest_args)
-        command = [sys.executable, *SUITE, f"--benchmark-json={result}", *extra]
-        print("running:", " ".join(command), flush=True)
-        status = subprocess.run(command, check=False).returncode
+        status = run_suite(result, args.pytest_args)
         if status != 0:
             print(f"rnnbench baseline: the suite failed (exit {status}); baseline {args.to} "
                   "left as it was", file=sys.stderr)

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
+from pathlib import Path
 
 from rnnbench.gate import Rule, compare, load_run
 from rnnbench.gate.baseline import write_atomic
+from rnnbench.gate.load import UnusableInput
 from rnnbench.gate.report import format_text, to_dict
+from rnnbench.gate.rerun import run_suite
 
 HELP = "compare two pytest-benchmark JSON files; exit 1 on a regression, 2 on unusable input"
 
@@ -19,6 +23,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("baseline", help="pytest-benchmark JSON of the baseline "
                         "(e.g. baselines/cpu-quick.json)")
     parser.add_argument("current", help="pytest-benchmark JSON of this run (--benchmark-json)")
+    parser.add_argument("reruns", nargs="*", help="reruns of some current cases: a timing "
+                        "regression must show in each run that measured the case")
     parser.add_argument("--min-ratio", type=float, default=defaults.min_ratio, metavar="R",
                         help="smallest slowdown, relative to native of the same shape, that "
                         f"fails (default {defaults.min_ratio})")
@@ -30,13 +36,36 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         "of the same quiet machine; default: report-only)")
     parser.add_argument("--no-signals", dest="check_signals", action="store_false",
                         help="ignore deterministic counts (FLOPs, ATen ops, bytes)")
+    parser.add_argument("--confirm", type=int, default=0, metavar="N",
+                        help="rerun the suite up to N times on the cases that look slower (and "
+                        "their native references) before failing (default 0)")
+    parser.add_argument("--pytest-args", default="", metavar="ARGS",
+                        help="extra pytest arguments for --confirm reruns; use those of the "
+                        "current run, e.g. --pytest-args='--rnnbench-threads=1'")
     parser.add_argument("--json", metavar="PATH", help="also write the verdicts as JSON here")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.confirm < 0:
+        raise ValueError(f"--confirm={args.confirm} is not accepted: expected 0 or more reruns")
     rule = Rule(min_ratio=args.min_ratio, alpha=args.alpha, raw_min_ratio=args.raw_min_ratio,
                 check_signals=args.check_signals)
-    comparison = compare(load_run(args.baseline, "baseline"), load_run(args.current), rule)
+    baseline, current = load_run(args.baseline, "baseline"), load_run(args.current)
+    reruns = [load_run(path, "rerun") for path in args.reruns]
+    comparison = compare(baseline, current, rule, reruns)
+    for attempt in range(1, args.confirm + 1):
+        if not comparison.suspects:
+            break
+        print(f"rnnbench gate: confirming {len(comparison.suspects)} case(s), rerun {attempt} "
+              f"of at most {args.confirm}", flush=True)
+        with tempfile.TemporaryDirectory() as folder:
+            output = Path(folder) / "rerun.json"
+            status = run_suite(output, args.pytest_args, comparison.suspects)
+            if status != 0:
+                raise UnusableInput(f"the confirmation rerun failed (pytest exit {status}); "
+                                    "fix the suite run, or gate without --confirm")
+            reruns.append(load_run(output, f"rerun {attempt}"))
+        comparison = compare(baseline, current, rule, reruns)
     print(format_text(comparison))
     if args.json:
         write_atomic(args.json, json.dumps(to_dict(comparison), indent=1) + "\n")

@@ -23,6 +23,12 @@ reference. Their raw ratio ``median(now) / median(base)`` is *reported, not gate
 because the baseline usually comes from another session or machine; ``Rule.raw_min_ratio``
 gates them too (same rule, raw times) when both runs come from the same quiet machine.
 
+**Confirmation.** Load from other processes can slow one case's rounds and not its
+reference's. Given reruns (``confirm``: more current runs, typically of the suspect cases and
+their references only), a timing regression counts only if *every* run that measured the case
+shows it; the verdict shown is the most favourable run's. A real slowdown reproduces, a
+passing disturbance rarely hits the same case twice.
+
 **Deterministic signals** (:mod:`rnnbench.gate.deterministic`) fail a case whenever one grew
 beyond its tolerance, however noisy the timings.
 
@@ -34,8 +40,8 @@ normalisation absorbs its speed. Cases present in one run only are listed, never
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -84,6 +90,7 @@ class Verdict:
     p_faster: float
     rounds: tuple[int, int]  # (base, now)
     signals: tuple[SignalChange, ...] = ()
+    runs: int = 1  # current runs that measured the case (1 + confirmations)
 
     @property
     def gated(self) -> bool:
@@ -134,11 +141,24 @@ class Comparison:
     def regressions(self) -> tuple[Verdict, ...]:
         return tuple(v for v in self.verdicts if v.regressed)
 
+    @property
+    def suspects(self) -> tuple[str, ...]:
+        """Cases slower on timing, and the references they were judged by: what to rerun."""
+        slow = [v for v in self.verdicts if v.timing_regressed]
+        return tuple(dict.fromkeys(k for v in slow for k in (v.case, v.reference) if k))
 
-def compare(baseline: Run, current: Run, rule: Rule | None = None) -> Comparison:
-    """Judge every case the two runs share (see the module docstring for the rule)."""
+
+def compare(
+    baseline: Run, current: Run, rule: Rule | None = None, confirm: Sequence[Run] = ()
+) -> Comparison:
+    """Judge every case the runs share (see the module docstring for the rule).
+
+    ``confirm``: reruns of (some of) the current cases; a timing regression must show in each.
+    """
     rule = rule or Rule()
     notes = check_compatible(baseline, current)
+    for rerun in confirm:
+        check_compatible(baseline, rerun)
     common = [key for key in current.cases if key in baseline.cases]
     if not common:
         raise UnusableInput(
@@ -146,7 +166,11 @@ def compare(baseline: Run, current: Run, rule: Rule | None = None) -> Comparison
             f"{current.path!r} has {_sample(current.cases)}; compare runs of the same suite and "
             "profile, or refresh the baseline on purpose with `rnnbench baseline refresh`"
         )
-    verdicts = tuple(judge(key, baseline, current, rule) for key in common)
+    verdicts = tuple(
+        _least_slow([judge(key, baseline, run, rule)
+                     for run in (current, *confirm) if key in run.cases])
+        for key in common
+    )
     natives = [v.ratio for v in verdicts if v.reference is None and v.case in _natives(current)]
     factor = math.exp(float(np.mean(np.log(natives)))) if natives else None
     return Comparison(
@@ -182,6 +206,12 @@ def judge(key: str, baseline: Run, current: Run, rule: Rule) -> Verdict:
             if rule.check_signals else ()
         ),
     )
+
+
+def _least_slow(verdicts: list[Verdict]) -> Verdict:
+    """The most favourable of one case's verdicts over reruns, counting them in ``runs``."""
+    best = min(verdicts, key=lambda v: (v.timing_regressed, v.ratio))
+    return replace(best, signals=verdicts[0].signals, runs=len(verdicts))
 
 
 def check_compatible(baseline: Run, current: Run) -> list[str]:

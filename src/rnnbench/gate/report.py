@@ -29,6 +29,7 @@ def format_text(comparison: Comparison) -> str:
         lines.append(
             f"{v.case:<{width}}  {v.base_median * 1e3:8.2f}  {v.now_median * 1e3:8.2f}  "
             f"{v.ratio:6.3f}  [{low:5.3f},{high:6.3f}]  {v.p_slower:7.1e}  {v.status}"
+            + (f" (best of {v.runs} runs)" if v.runs > 1 else "")
         )
     native = f"gated at {rule.raw_min_ratio:.2f}x" if rule.raw_min_ratio else "report-only"
     lines.append(
@@ -68,6 +69,7 @@ def reasons(verdict: Verdict) -> list[str]:
             f"{verdict.interval[1]:.2f}), at least {verdict.threshold:.2f}x, and significant: "
             f"Mann-Whitney p={verdict.p_slower:.1e} < {verdict.alpha:g} over "
             f"{verdict.rounds[0]} vs {verdict.rounds[1]} rounds"
+            + (f"; reproduced in all {verdict.runs} runs" if verdict.runs > 1 else "")
         )
     out += [change.describe() for change in verdict.signals if change.grew]
     return out
@@ -86,6 +88,7 @@ def to_dict(comparison: Comparison) -> dict[str, Any]:
             "tolerances": dict(comparison.rule.tolerances),
         },
         "regressed": [v.case for v in comparison.regressions],
+        "suspects": list(comparison.suspects),
         "machine_factor": comparison.machine_factor,
         "notes": list(comparison.notes),
         "added": list(comparison.added),
@@ -105,6 +108,7 @@ def to_dict(comparison: Comparison) -> dict[str, Any]:
                 "p_faster": v.p_faster,
                 "threshold": v.threshold,
                 "rounds": list(v.rounds),
+                "runs": v.runs,
                 "signals": [
                     {"name": c.name, "baseline": c.baseline, "current": c.current, "grew": c.grew}
                     for c in v.signals

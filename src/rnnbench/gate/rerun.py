@@ -1,0 +1,37 @@
+"""Run the benchmark suite in a subprocess: to record a baseline, or to rerun suspect cases.
+
+The suite is ``pytest benchmarks`` (see ``benchmarks/conftest.py``); the quick profile is what
+the committed CPU baseline holds. pytest-benchmark writes raw timings into ``--benchmark-json``.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+#: The suite as CI runs it; ``pytest_args`` add to it (e.g. ``--rnnbench-device=cpu``).
+SUITE: tuple[str, ...] = (
+    "-m", "pytest", "benchmarks", "--rnnbench-profile=quick", "-q", "-p", "no:cacheprovider",
+)
+
+
+def selection(cases: Sequence[str]) -> str:
+    """A ``-k`` expression that selects exactly these case ids (``[id]`` matches whole ids)."""
+    return " or ".join(f"[{case}]" for case in cases)
+
+
+def suite_command(output: str | Path, pytest_args: str = "",
+                  cases: Sequence[str] = ()) -> list[str]:
+    """The command that runs the suite (``cases`` only, if given) into ``output``."""
+    command = [sys.executable, *SUITE, f"--benchmark-json={output}", *shlex.split(pytest_args)]
+    return [*command, "-k", selection(cases)] if cases else command
+
+
+def run_suite(output: str | Path, pytest_args: str = "", cases: Sequence[str] = ()) -> int:
+    """Runs :func:`suite_command`, echoing it first; returns pytest's exit status."""
+    command = suite_command(output, pytest_args, cases)
+    print("running:", shlex.join(command), flush=True)
+    return subprocess.run(command, check=False).returncode
