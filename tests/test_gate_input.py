@@ -106,6 +106,14 @@ def test_different_gpu_models(tmp_path, capsys) -> None:
     assert "A100" in message and "H100" in message and "record a baseline on this GPU" in message
 
 
+def test_different_thread_counts(tmp_path, capsys) -> None:
+    base = write(tmp_path / "t1.json", suite(threads=1))
+    now = write(tmp_path / "t2.json", suite(threads=2))
+    status, message = gate(capsys, base, now)
+    assert status == 2 and "different CPU thread counts" in message
+    assert "--rnnbench-threads" in message
+
+
 def test_a_different_cpu_model_is_only_a_note(tmp_path, good, capsys) -> None:
     other = suite()
     other["machine_info"]["device_name"] = "AMD EPYC 7B13"

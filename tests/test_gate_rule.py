@@ -140,7 +140,7 @@ def test_a_count_recorded_in_one_run_only_is_ignored() -> None:
     assert not judge(suite(flops=1000), suite()).regressions
 
 
-def test_differing_library_versions_and_threads_are_noted() -> None:
+def test_differing_library_versions_are_noted() -> None:
     result = judge(suite(torch="2.12.0", threads=2), suite(torch="2.13.0", threads=2))
     assert result.notes == ("torch differs: baseline 2.12.0, current 2.13.0",)
 

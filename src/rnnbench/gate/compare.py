@@ -32,9 +32,10 @@ passing disturbance rarely hits the same case twice.
 **Deterministic signals** (:mod:`rnnbench.gate.deterministic`) fail a case whenever one grew
 beyond its tolerance, however noisy the timings.
 
-**Runs** must come from the same kind of device, and for GPUs the same model; anything else is
-:class:`~rnnbench.gate.load.UnusableInput`. A different CPU model is only a note, since the
-normalisation absorbs its speed. Cases present in one run only are listed, never failed.
+**Runs** must come from the same kind of device, for GPUs the same model, and with the same
+CPU thread count; anything else is :class:`~rnnbench.gate.load.UnusableInput`. A different
+CPU model is only a note, since the normalisation absorbs its speed. Cases present in one run
+only are listed, never failed.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ from rnnbench.gate.deterministic import TOLERANCES, SignalChange, signal_changes
 from rnnbench.gate.load import Case, Run, UnusableInput
 
 #: ``extra_info`` keys whose difference between the runs is worth a note.
-NOTED_INFO = ("threads", "torch", "torch_version")
+NOTED_INFO = ("torch", "python")
 
 
 @dataclass(frozen=True)
@@ -221,6 +222,13 @@ def check_compatible(baseline: Run, current: Run) -> list[str]:
             f"different devices: baseline {baseline.path!r} ran on {_names(baseline.devices)}, "
             f"current {current.path!r} on {_names(current.devices)}; compare against the "
             "baseline of the same device (baselines/cpu-quick.json for CPU runs)"
+        )
+    then, now = _info_values(baseline, "threads"), _info_values(current, "threads")
+    if then and now and then != now:
+        raise UnusableInput(
+            f"different CPU thread counts: baseline {baseline.path!r} ran with {_names(then)}, "
+            f"current {current.path!r} with {_names(now)}; the balance between native and "
+            "custom kernels depends on it: run with the baseline's --rnnbench-threads"
         )
     notes = []
     if baseline.device_name != current.device_name:

@@ -1,0 +1,196 @@
+"""How good is the gate on this machine: false alarms on unchanged code, and the smallest
+slowdown it catches. ``python -m rnnbench.gate.study --help``; results in ``reports/gate/``.
+
+It records one baseline run and ``--reruns`` back-to-back runs of unchanged code, then
+``--per-factor`` runs for each ``--factors`` slowdown of one implementation (the test-only
+``RNNBENCH_SLOWDOWN`` switch), all with the same ``--pytest-args`` subset. Runs are kept in
+``--runs`` so that :func:`analyse` can be repeated without measuring again (``--analyse``).
+
+Figures, for each ``min_ratio`` of the sweep (timing only: deterministic counts would flag any
+slowdown of this switch, so they are left out of the detection figures):
+
+- *false alarms*: unchanged runs judged against the baseline that fail, single-shot and with
+  the next run as confirmation (what ``--confirm 1`` does); and over all ordered pairs of
+  unchanged runs (baseline included), which uses every run as a baseline once;
+- *detection*: slowed runs whose failing cases are exactly the slowed implementation's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+from collections.abc import Sequence
+from itertools import permutations
+from pathlib import Path
+from typing import Any
+
+from rnnbench.gate.baseline import write_atomic
+from rnnbench.gate.compare import Comparison, Rule, compare
+from rnnbench.gate.load import Run, load_run
+from rnnbench.gate.rerun import run_suite
+from rnnbench.impls import SLOWDOWN_ENV
+
+MIN_RATIOS = (1.05, 1.1, 1.15, 1.2, 1.25, 1.3)
+
+
+def record(runs: Path, reruns: int, factors: Sequence[float], per_factor: int, slow: str,
+           pytest_args: str) -> None:
+    """Measure every run of the study into ``runs`` (skipping those already there)."""
+    runs.mkdir(parents=True, exist_ok=True)
+    plan = [("baseline", 1.0)] + [(f"null-{i:02d}", 1.0) for i in range(1, reruns + 1)]
+    plan += [(f"slow-{f:g}-{k}", f) for f in factors for k in range(1, per_factor + 1)]
+    for name, factor in plan:
+        output = runs / f"{name}.json"
+        if output.exists():
+            continue
+        env = {SLOWDOWN_ENV: f"{slow}:{factor}"} if factor != 1 else {}
+        os.environ.pop(SLOWDOWN_ENV, None)
+        os.environ.update(env)
+        status = run_suite(output, pytest_args)
+        os.environ.pop(SLOWDOWN_ENV, None)
+        if status != 0:
+            raise RuntimeError(f"run {name} failed (pytest exit {status})")
+
+
+def analyse(runs: Path, slow: str, min_ratios: Sequence[float] = MIN_RATIOS) -> dict[str, Any]:
+    """The study's figures from the runs in ``runs`` (see the module docstring)."""
+    base = load_run(runs / "baseline.json", "baseline")
+    nulls = [load_run(p) for p in sorted(runs.glob("null-*.json"))]
+    slowed: dict[str, list[Run]] = {}
+    for path in sorted(runs.glob("slow-*.json")):
+        slowed.setdefault(path.stem.split("-")[1], []).append(load_run(path))
+    cell, impl = slow.split(":")
+    target = {k for k, c in base.cases.items() if c.info.get("cell") == cell and c.impl == impl}
+
+    def timing(comparison: Comparison) -> set[str]:
+        return {v.case for v in comparison.verdicts if v.timing_regressed}
+
+    def confirmed(runs_: list[Run], rule: Rule) -> list[set[str]]:  # next run confirms
+        return [timing(compare(base, r, rule, [runs_[(i + 1) % len(runs_)]]))
+                for i, r in enumerate(runs_)]
+
+    sweep = []
+    for min_ratio in min_ratios:
+        rule = Rule(min_ratio=min_ratio, check_signals=False)
+        single = [timing(compare(base, r, rule)) for r in nulls]
+        pairs = [timing(compare(a, b, rule)) for a, b in permutations([base, *nulls], 2)]
+        row: dict[str, Any] = {
+            "min_ratio": min_ratio,
+            "false_alarms": _rate(single),
+            "false_alarms_confirmed": _rate(confirmed(nulls, rule)),
+            "false_alarms_all_pairs": _rate(pairs),
+            "false_alarm_cases": sorted({c for s in single for c in s}),
+            "detected": {}, "detected_confirmed": {},
+        }
+        for factor, group in slowed.items():
+            row["detected"][factor] = _rate(
+                [timing(compare(base, r, rule)) == target for r in group])
+            row["detected_confirmed"][factor] = _rate(
+                [s == target for s in confirmed(group, rule)])
+        sweep.append(row)
+    rule = Rule()
+    null_ratios = [v.ratio for a, b in permutations([base, *nulls], 2)
+                   for v in compare(a, b, rule).verdicts if v.gated]
+    return {
+        "slowed": slow, "slowed_cases": sorted(target), "runs": len(nulls),
+        "per_factor": {f: len(g) for f, g in slowed.items()},
+        "device_name": base.device_name, "cases": sorted(base.cases),
+        "null_ratio_quantiles": _quantiles(null_ratios),
+        "effective_slowdown": {f: _median_ratios(base, g, target) for f, g in slowed.items()},
+        "sweep": sweep,
+        "signal_false_alarms_all_pairs": _rate(
+            [any(v.signal_regressed for v in compare(a, b, rule).verdicts)
+             for a, b in permutations([base, *nulls], 2)]),
+        "signals_flag_slowed_runs": {
+            f: _rate([bool(compare(base, r).regressions) for r in g])
+            for f, g in slowed.items()
+        },
+    }
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The study as a small markdown report."""
+    factors = sorted(result["per_factor"], key=float)
+    counts = ", ".join(f"{f}x: {n} runs" for f, n in result["per_factor"].items())
+    measured = "; ".join(
+        f"{f}x -> " + ", ".join(str(v) for v in result["effective_slowdown"][f].values())
+        for f in factors
+    )
+    lines = [
+        f"# Regression gate study on {result['device_name']}",
+        "",
+        f"{result['runs']} unchanged reruns against one baseline run; slowed implementation "
+        f"`{result['slowed']}` ({counts}). "
+        "Timing verdicts only (alpha 0.01); confirmed = the next run must agree.",
+        "",
+        "| min_ratio | false alarms | confirmed | all pairs | "
+        + " | ".join(f"detect {f}x (conf.)" for f in factors) + " |",
+        "|---" * (4 + len(factors)) + "|",
+    ]
+    for row in result["sweep"]:
+        lines.append(
+            f"| {row['min_ratio']:.2f} | {row['false_alarms']} | {row['false_alarms_confirmed']} "
+            f"| {row['false_alarms_all_pairs']} | "
+            + " | ".join(f"{row['detected'][f]} ({row['detected_confirmed'][f]})" for f in factors)
+            + " |"
+        )
+    q = result["null_ratio_quantiles"]
+    lines += [
+        "",
+        "Normalised ratio of gated cases between unchanged runs (all pairs): "
+        + ", ".join(f"{k} {v:.3f}" for k, v in q.items()) + ".",
+        "",
+        f"Measured slowdown of the slowed cases (median ratio over runs): {measured}.",
+        "",
+        "Deterministic counts that grew between unchanged runs (all pairs): "
+        f"{result['signal_false_alarms_all_pairs']}. "
+        "With deterministic counts on (the default), slowed runs that fail: "
+        + ", ".join(f"{f}x {result['signals_flag_slowed_runs'][f]}" for f in factors) + ".",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _rate(outcomes: Sequence[object]) -> str:
+    count = sum(bool(o) for o in outcomes)
+    return f"{count}/{len(outcomes)}"
+
+
+def _quantiles(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    pick = {"min": 0.0, "p1": 0.01, "median": 0.5, "p99": 0.99, "max": 1.0}
+    return {k: ordered[round(q * (len(ordered) - 1))] for k, q in pick.items()} if ordered else {}
+
+
+def _median_ratios(base: Run, runs: list[Run], cases: set[str]) -> dict[str, float]:
+    ratios = [{v.case: v.ratio for v in compare(base, run).verdicts} for run in runs]
+    return {c: round(statistics.median(r[c] for r in ratios), 3) for c in sorted(cases)}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m rnnbench.gate.study", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=Path, default=Path("/tmp/rnnbench-gate-study"))
+    parser.add_argument("--out", type=Path, default=Path("reports/gate"))
+    parser.add_argument("--reruns", type=int, default=10)
+    parser.add_argument("--factors", default="1.1,1.2,1.3,1.5")
+    parser.add_argument("--per-factor", type=int, default=3)
+    parser.add_argument("--slow", default="lstm:eager", help="CELL:IMPL to slow down")
+    parser.add_argument("--pytest-args", default="", help="the subset, e.g. \"-k 'T100'\"")
+    parser.add_argument("--name", default="study", help="report file stem under --out")
+    parser.add_argument("--analyse", action="store_true", help="only analyse existing runs")
+    args = parser.parse_args(argv)
+    if not args.analyse:
+        record(args.runs, args.reruns, [float(f) for f in args.factors.split(",")],
+               args.per_factor, args.slow, args.pytest_args)
+    result = analyse(args.runs, args.slow)
+    result["pytest_args"] = args.pytest_args
+    write_atomic(args.out / f"{args.name}.json", json.dumps(result, indent=1) + "\n")
+    write_atomic(args.out / f"{args.name}.md", markdown(result))
+    print(markdown(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
