@@ -71,7 +71,9 @@ def convergence_results(task: str, curves: dict[str, list[list[float]]]) -> dict
                            100 * (solved[0] + 1) if solved else None,
                            "final_loss": values[-1], "final_accuracy": 1 - values[-1]}
             runs.append({"cell": cell, "seed": seed, "status": "done",
-                         "epochs_requested": len(values), "params": {"total": 1000},
+                         "epochs_requested": len(values),
+                         "params": {"total": 1000, "breakdown": {"embedding": 700,
+                                                                 "recurrent": 298, "head": 2}},
                          "epochs": epochs, "summary": summary})
     data = {"solved_when": "eval_loss (MSE) < 0.01", "baseline_loss": 0.1667}
     return {"schema": "rnnbench.converge/1", "task": task,
@@ -165,6 +167,7 @@ def test_convergence_tables(report: Path) -> None:
     assert ("| LSTM | 1,000 | 10.0 | – | 85.5% (85.0%–86.0%) | 3 | 84.5% (84.0%–85.0%) | 3 | 3 "
             "| 2 |") in text
     assert "2.1M · 142 s · 87.2% · epoch 12" in text
+    assert "LSTM 700 embedding + 298 recurrent + 2 head; GRU 700 embedding" in text
     assert "| RNN | 1,000 | 0 of 2 | – |" in text
     assert "| GRU | 1,000 | 2 of 2 | 250 (200–300) |" in text
 

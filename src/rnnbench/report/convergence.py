@@ -11,7 +11,7 @@ import re
 import statistics
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ class Run:
     summary: Mapping[str, Any]
     params: int | None
     epochs_requested: int | None
+    breakdown: Mapping[str, int] = field(default_factory=dict)
 
     def series(self, metric: str, x: str = "epoch") -> list[tuple[float, float]]:
         return [(float(e[x]), float(e[metric])) for e in self.epochs
@@ -52,6 +53,7 @@ class ConvergenceResults:
     torch_version: str
     date: str
     runs: tuple[Run, ...]
+    threads: int | None = None
 
     @property
     def tasks(self) -> tuple[str, ...]:
@@ -86,7 +88,8 @@ class ConvergenceResults:
 
     @property
     def footer(self) -> str:
-        return (f"{self.device_name} ({self.device}) · torch {self.torch_version} · "
+        threads = f", {self.threads} thread{'s' * (self.threads != 1)}" if self.threads else ""
+        return (f"{self.device_name} ({self.device}{threads}) · torch {self.torch_version} · "
                 f"{self.date} · {self.path.name}")
 
 
@@ -118,6 +121,7 @@ def load_convergence(path: Path, data: Any | None = None) -> ConvergenceResults:
         torch_version=str(environment.get("torch", "?")),
         date=str(data.get("updated") or data.get("created") or "undated")[:10],
         runs=tuple(_run(path, index, raw) for index, raw in enumerate(data["runs"])),
+        threads=environment.get("threads") if _number(environment.get("threads")) else None,
     )
 
 
@@ -137,6 +141,7 @@ def _run(path: Path, index: int, raw: Any) -> Run:
         epochs=tuple(e for e in raw["epochs"] if isinstance(e, Mapping)),
         summary=raw.get("summary") or {}, params=int(total) if _number(total) else None,
         epochs_requested=raw.get("epochs_requested"),
+        breakdown=dict(params.get("breakdown") or {}) if isinstance(params, Mapping) else {},
     )
 
 

@@ -7,7 +7,7 @@ import statistics
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from matplotlib.ticker import MaxNLocator, PercentFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from rnnbench.report import seed
 from rnnbench.report.convergence import ConvergenceResults, Run, band, summary_values
@@ -54,7 +54,8 @@ def _panel(ax, results: ConvergenceResults, metric: str) -> None:
         ax.set_yscale("log")
         plain_log(ax.yaxis)
     elif metric.endswith("accuracy"):
-        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        ax.yaxis.set_major_locator(MaxNLocator(steps=[1, 2, 5, 10]))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v * 100:.4g}%"))
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch" if x == "epoch" else "training step")
     ax.set_ylabel(METRIC_LABELS.get(metric, metric))
@@ -183,11 +184,31 @@ def file_section(results: ConvergenceResults, out: Path) -> str:
         parts.append(f"Still running or interrupted when the file was written: "
                      f"{', '.join(unfinished)}.")
     if results.task == "imdb":
+        parts.append(_imdb_params_note(results))
         parts.append("Best val acc: the highest validation accuracy over the epochs run; test "
                      "accuracy is read at that epoch (never selected on test). Converged at "
                      "epoch: the first epoch within 0.5 points of the run's best validation "
                      "accuracy, so a run cut short converges no later than its last epoch.")
     return "\n\n".join(parts)
+
+
+def _imdb_params_note(results: ConvergenceResults) -> str:
+    """The measured parameter split, and what the seed's totals would need instead."""
+    splits = []
+    for cell, runs in results.by_cell().items():
+        parts = runs[0].breakdown
+        if parts:
+            splits.append(f"{cell_name(cell)} " + " + ".join(
+                f"{count(parts[k])} {k}" for k in ("embedding", "recurrent", "head") if k in parts))
+    vocab = results.data.get("vocab_size")
+    if not splits:
+        return ""
+    text = f"Parameters (`rnnbench.params.classifier_breakdown`): {'; '.join(splits)}."
+    if isinstance(vocab, int):
+        text += (f" The embedding holds the vocabulary of {vocab:,} tokens, so the totals differ "
+                 "from the seed's, whose three totals imply three different vocabularies (see "
+                 "[Parameters](#parameters)).")
+    return text
 
 
 def accuracy_items(files: Sequence[ConvergenceResults]) -> list[str]:

@@ -94,7 +94,8 @@ def _contents(inputs: Inputs) -> str:
 def _inputs_section(inputs: Inputs) -> str:
     rows = [f"- `{r.path.as_posix()}`: benchmark results, {len(r.cases)} cases, "
             f"{r.device_name}, torch {r.torch_version}, {r.date}" for r in inputs.bench]
-    rows += [f"- `{r.path.as_posix()}`: convergence results, {len(r.runs)} runs "
+    rows += [f"- `{r.path.as_posix()}`: convergence results, {len(r.runs)} "
+             f"run{'s' * (len(r.runs) != 1)} "
              f"({', '.join(r.tasks) or 'none'}), {r.device_name}, torch {r.torch_version}, {r.date}"
              for r in inputs.convergence]
     rows += [f"- `{path}`: not a results file, ignored" for path in inputs.ignored]

@@ -164,7 +164,7 @@ def section(results: BenchResults, out: Path) -> str:
 
 
 def _summary(results: BenchResults) -> str:
-    cells = sorted({c.cell for c in results.cases})
+    cells = sorted({c.cell for c in results.cases}, key=sort_key_cell)
     impls = sorted({c.impl for c in results.cases}, key=sort_key_impl)
     missing = [i for i in IMPL_ORDER if i not in impls]
     line = (f"{len(results.cases)} cases measured {results.date} with torch "
