@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "gate": "rnnbench.commands.gate",
     "baseline": "rnnbench.commands.baseline",
     "report": "rnnbench.commands.report",
+    "converge": "rnnbench.commands.converge",
 }
 
 USAGE_ERROR = 2

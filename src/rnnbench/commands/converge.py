@@ -1,0 +1,203 @@
+"""``rnnbench converge``: train cells to convergence on a synthetic task or IMDB, resumably.
+
+Results go to ``--out`` (schema in :mod:`rnnbench.converge.store`), rewritten after every
+epoch; rerunning the same command resumes. Defaults per task live in the settings
+dataclasses of :mod:`rnnbench.converge.experiments`; every option left out keeps them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rnnbench.converge import imdb
+from rnnbench.converge.experiments import (
+    Experiment,
+    ImdbExperiment,
+    ImdbSettings,
+    SyntheticExperiment,
+    SyntheticSettings,
+)
+from rnnbench.converge.models import CELLS
+from rnnbench.converge.store import ResultsStore
+from rnnbench.converge.train import flushing_denormals
+from rnnbench.converge.train import run as train_run
+from rnnbench.validate import check_choice, check_positive
+
+HELP = "train cells on the adding, copy-memory or IMDB task and report how fast they converge"
+
+TASKS = ("adding", "copy", "imdb")
+#: Per task: default cells, seeds, epochs and synthetic sequence length.
+DEFAULT_CELLS = {"adding": "rnn,lstm,gru,bilstm,bigru", "copy": "rnn,lstm,gru,bilstm,bigru",
+                 "imdb": "lstm,gru,bilstm"}
+DEFAULT_SEEDS = {"adding": 3, "copy": 3, "imdb": 1}
+DEFAULT_EPOCHS = {"adding": 20, "copy": 20, "imdb": 20}
+DEFAULT_SEQ_LEN = {"adding": 100, "copy": 50}
+#: Where ``--download`` puts the archive when ``--data`` does not name a file.
+DOWNLOAD_TO = Path("~/.cache/rnnbench/aclImdb_v1.tar.gz")
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--task", default="adding", help=f"one of {', '.join(TASKS)} "
+                        "(default: adding, which needs no data)")
+    parser.add_argument("--cells", help=f"comma-separated, from {', '.join(CELLS)} "
+                        "(default: all five for adding/copy; lstm,gru,bilstm for imdb)")
+    parser.add_argument("--seeds", type=int, metavar="N",
+                        help="run seeds 0..N-1 (default: 3 for adding/copy, 1 for imdb)")
+    parser.add_argument("--epochs", type=int, metavar="E", help="epochs per run (default 20); "
+                        "a synthetic epoch is --steps-per-epoch steps")
+    parser.add_argument("--out", type=Path, help="results JSON (default: converge-TASK.json)")
+    parser.add_argument("--checkpoints", type=Path, metavar="DIR",
+                        help="checkpoint folder (default: beside --out, OUT_STEM.checkpoints)")
+    parser.add_argument("--restart", action="store_true",
+                        help="overwrite --out instead of resuming from it")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N (default: cpu)")
+    parser.add_argument("--threads", type=int, metavar="N", help="torch CPU threads")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars or epoch lines")
+    model = parser.add_argument_group("model and optimiser (default: the task's settings)")
+    model.add_argument("--impl", help="recurrent implementation: native, eager, script, compiled")
+    model.add_argument("--hidden-size", type=int)
+    model.add_argument("--num-layers", type=int)
+    model.add_argument("--dropout", type=float)
+    model.add_argument("--lr", type=float)
+    model.add_argument("--batch-size", type=int)
+    model.add_argument("--grad-clip", type=float, help="max gradient norm (0: none)")
+    data = parser.add_argument_group("IMDB")
+    data.add_argument("--data", help=f"aclImdb .tar.gz or directory (default: ${imdb.ENV_VAR}, "
+                      f"else {imdb.DEFAULT_PATHS[0]})")
+    data.add_argument("--download", action="store_true",
+                      help=f"fetch the official archive ({imdb.URL}) and verify its SHA-256")
+    data.add_argument("--limit", type=int, metavar="N",
+                      help="use N training and N test reviews (seeded random subset)")
+    data.add_argument("--embed-dim", type=int)
+    data.add_argument("--max-len", type=int, help="keep the first N tokens of a review")
+    data.add_argument("--vocab-size", type=int)
+    data.add_argument("--min-freq", type=int)
+    data.add_argument("--val-fraction", type=float)
+    synthetic = parser.add_argument_group("adding / copy")
+    synthetic.add_argument("--seq-len", type=int, metavar="T",
+                           help="sequence length T (default: 100 adding, 50 copy)")
+    synthetic.add_argument("--steps-per-epoch", type=int)
+    synthetic.add_argument("--eval-size", type=int)
+
+
+def _settings(cls: type, args: argparse.Namespace, **fixed: Any) -> Any:
+    """The task's settings dataclass with every option the user gave."""
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)
+             if getattr(args, f.name, None) is not None}
+    if given.get("grad_clip") == 0:  # documented: 0 means no clipping
+        given["grad_clip"] = None
+    return cls(**{**fixed, **given})
+
+
+def _cells(text: str) -> list[str]:
+    cells = [c.strip() for c in text.split(",") if c.strip()]
+    if not cells:
+        raise ValueError(f"cells={text!r} is not accepted: expected a comma-separated list "
+                         f"from {', '.join(CELLS)}")
+    for cell in cells:
+        check_choice("cell", cell, CELLS)
+    return list(dict.fromkeys(cells))
+
+
+def _device(name: str) -> torch.device:
+    try:
+        device = torch.device(name)
+    except RuntimeError as error:
+        raise ValueError(f"device={name!r} is not accepted: {error}") from error
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={name!r} is not accepted: CUDA is not available here; "
+                         "use --device cpu")
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"device={name!r} is not accepted: expected cpu, cuda or cuda:N")
+    return device
+
+
+def experiment_for(args: argparse.Namespace) -> Experiment:
+    if args.task == "imdb":
+        path = _data_path(args)
+        return ImdbExperiment(_settings(ImdbSettings, args), path)
+    for option in ("limit", "data", "download"):
+        if getattr(args, option) not in (None, False):
+            raise ValueError(f"--{option} is not accepted with --task {args.task}: "
+                             "it applies to --task imdb only")
+    settings = _settings(SyntheticSettings, args, seq_len=DEFAULT_SEQ_LEN[args.task])
+    return SyntheticExperiment(args.task, settings)
+
+
+def _data_path(args: argparse.Namespace) -> Path:
+    if args.download:
+        target = Path(args.data) if args.data and not Path(args.data).is_dir() else DOWNLOAD_TO
+        return imdb.download(target.expanduser())
+    return imdb.resolve_path(args.data)
+
+
+def environment(device: torch.device, flush_denormal: bool) -> dict[str, Any]:
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name()
+    return {"device": str(device), "device_name": name, "torch": torch.__version__,
+            "python": platform.python_version(), "platform": platform.platform(),
+            "threads": torch.get_num_threads(), "flush_denormal": flush_denormal}
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def run(args: argparse.Namespace) -> int:
+    check_choice("task", args.task, TASKS)
+    cells = _cells(args.cells or DEFAULT_CELLS[args.task])
+    seeds = args.seeds if args.seeds is not None else DEFAULT_SEEDS[args.task]
+    epochs = args.epochs if args.epochs is not None else DEFAULT_EPOCHS[args.task]
+    check_positive("seeds", seeds)
+    check_positive("epochs", epochs)
+    if args.impl is not None:
+        check_choice("impl", args.impl, ("native", "eager", "script", "compiled"))
+    device = _device(args.device)
+    if args.threads is not None:
+        check_positive("threads", args.threads)
+        torch.set_num_threads(args.threads)
+    experiment = experiment_for(args)
+    data = experiment.prepare()
+    out = args.out or Path(f"converge-{args.task}.json")
+    log = (lambda line: None) if args.quiet else (lambda line: print(line, flush=True))
+    with flushing_denormals() as flush_denormal:
+        store = ResultsStore(out, args.task, dataclasses.asdict(experiment.settings), data,
+                             environment(device, flush_denormal), args.checkpoints, args.restart)
+        for cell in cells:
+            for seed in range(seeds):
+                train_run(experiment, cell, seed, epochs, store, device, args.quiet, log)
+    store.write()
+    print(table(store.document), file=sys.stdout)
+    return 0
+
+
+def table(document: dict[str, Any]) -> str:
+    """A markdown summary per cell (mean ± std over seeds)."""
+    imdb_task = document["task"] == "imdb"
+    keys = (["best_val_accuracy", "test_accuracy_at_best", "converged_epoch", "epochs_run",
+             "seconds_per_epoch"] if imdb_task else
+            ["solved", "steps_to_solve", "final_loss", "final_accuracy", "wall_seconds"])
+    lines = ["| cell | seeds | " + " | ".join(keys) + " |", "|---" * (len(keys) + 2) + "|"]
+    for cell, stats in document["cells"].items():
+        cells = [_fmt(stats.get(k, {})) for k in keys]
+        lines.append(f"| {cell} | {len(stats['seeds'])} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _fmt(stat: dict[str, Any]) -> str:
+    if not stat or stat.get("mean") is None:
+        return "-"
+    mean, std = stat["mean"], stat["std"]
+    return f"{mean:.4g}" if stat["n"] == 1 else f"{mean:.4g} ± {std:.2g}"

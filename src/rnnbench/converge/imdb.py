@@ -1,0 +1,206 @@
+"""The Large Movie Review Dataset (Maas et al. 2011), read from its official layout.
+
+``aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt`` is read either from an extracted
+directory or straight from the ``.tar.gz`` (nothing is extracted, nothing written). Other
+members (``train/unsup``, ``*.feat``, ``imdb.vocab``, ...) are ignored, so the official
+archive and its labelled-only subset read alike.
+
+Reading a tar is safe: a member with an absolute name or a ``..`` component, or a link
+among the reviews, makes the whole archive rejected, and a corrupt or truncated archive
+raises ``ValueError`` that names the file. Parsed archives are cached per process (keyed by
+path, size and modification time), since gunzipping 25 MB costs seconds.
+
+Where the data is: ``--data PATH``, else ``$RNNBENCH_IMDB``, else
+``../shared/data/aclImdb_v1_labeled.tar.gz`` (development and CI). ``download()`` fetches
+the official archive for users with network access and checks its SHA-256.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import re
+import tarfile
+import tempfile
+import urllib.request
+import zlib
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+#: The official archive and its published SHA-256.
+URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
+SHA256 = "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe"
+#: Environment variable that points at the archive or the extracted directory.
+ENV_VAR = "RNNBENCH_IMDB"
+#: Where development machines and CI keep the archive, relative to the repository root.
+DEFAULT_PATHS = (Path("../shared/data/aclImdb_v1_labeled.tar.gz"),)
+
+SPLITS = ("train", "test")
+LABELS = {"neg": 0, "pos": 1}
+#: ``[./]aclImdb/<split>/<label>/<id>_<rating>.txt``, or the same without ``aclImdb/``
+#: (a directory given at the ``aclImdb`` level).
+_REVIEW = re.compile(r"^(?:\./)?(?:aclImdb/)?(train|test)/(pos|neg)/(\d+)_(\d+)\.txt$")
+
+
+@dataclass(frozen=True)
+class Review:
+    """One labelled review: ``label`` 1 is positive, 0 negative; ``rating`` is 1..10."""
+
+    text: str
+    label: int
+    rating: int
+    id: int
+
+
+def resolve_path(path: str | os.PathLike[str] | None, base: Path | None = None) -> Path:
+    """The data path to read: ``path``, else ``$RNNBENCH_IMDB``, else the CI default.
+
+    Raises ``FileNotFoundError`` that says where it looked when nothing is there.
+    """
+    chosen = path if path is not None else os.environ.get(ENV_VAR) or None
+    if chosen is not None:
+        resolved = Path(chosen).expanduser()
+        if not resolved.exists():
+            raise FileNotFoundError(
+                f"data={str(chosen)!r} is not accepted: no such file or directory; expected "
+                "the aclImdb .tar.gz archive or its extracted directory"
+            )
+        return resolved
+    base = base or Path.cwd()
+    candidates = [base / default for default in DEFAULT_PATHS]
+    for candidate in candidates:
+        if candidate.exists():
+            return candidate
+    raise FileNotFoundError(
+        f"no IMDB data found: give --data PATH (archive or directory), set ${ENV_VAR}, "
+        f"use --download, or place it at {', '.join(str(c) for c in candidates)}"
+    )
+
+
+def load(path: str | os.PathLike[str]) -> dict[str, tuple[Review, ...]]:
+    """Every labelled review under ``path`` (archive or directory), by split, in a fixed order.
+
+    Order is (label, id), so a tar and its extracted directory give identical lists.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"data={str(path)!r} is not accepted: no such file or directory")
+    if path.is_dir():  # a directory's own mtime misses edited files: read it every time
+        return _splits(str(path), _read_directory(path))
+    stat = path.stat()
+    return _load_archive(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=2)
+def _load_archive(path: str, size: int, mtime_ns: int) -> dict[str, tuple[Review, ...]]:
+    del size, mtime_ns  # only part of the cache key: a changed archive is read again
+    return _splits(path, _read_archive(Path(path)))
+
+
+def _splits(path: str, found: dict[str, list[Review]]) -> dict[str, tuple[Review, ...]]:
+    splits: dict[str, tuple[Review, ...]] = {}
+    for split in SPLITS:
+        reviews = sorted(found.get(split, []), key=lambda r: (r.label, r.id))
+        if not reviews:
+            raise ValueError(
+                f"data={path!r} is not accepted: no reviews under {split}/pos or {split}/neg; "
+                "expected the official layout aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt"
+            )
+        splits[split] = tuple(reviews)
+    return splits
+
+
+def _review(name: str, raw: bytes) -> tuple[str, Review] | None:
+    match = _REVIEW.match(name)
+    if match is None:
+        return None
+    split, label, review_id, rating = match.groups()
+    text = raw.decode("utf-8", errors="replace")
+    return split, Review(text=text, label=LABELS[label], rating=int(rating), id=int(review_id))
+
+
+def _read_directory(root: Path) -> dict[str, list[Review]]:
+    found: dict[str, list[Review]] = {}
+    for file in sorted(root.glob("**/*.txt")):
+        name = file.relative_to(root).as_posix()
+        if _REVIEW.match(name) and file.is_file():
+            parsed = _review(name, file.read_bytes())
+            if parsed is not None:
+                found.setdefault(parsed[0], []).append(parsed[1])
+    return found
+
+
+def _check_member(archive: Path, member: tarfile.TarInfo) -> None:
+    """Refuse names that would escape an extraction directory, and links among reviews."""
+    name = PurePosixPath(member.name)
+    if name.is_absolute() or ".." in name.parts or member.name.startswith(("/", "\\")):
+        raise ValueError(
+            f"data={str(archive)!r} is not accepted: member {member.name!r} has an unsafe path "
+            "(absolute or with '..'); expected relative names such as aclImdb/train/pos/0_9.txt"
+        )
+    if (member.issym() or member.islnk()) and _REVIEW.match(member.name):
+        raise ValueError(
+            f"data={str(archive)!r} is not accepted: member {member.name!r} is a link; "
+            "expected reviews to be regular files"
+        )
+
+
+def _read_archive(archive: Path) -> dict[str, list[Review]]:
+    found: dict[str, list[Review]] = {}
+    try:
+        with tarfile.open(archive, mode="r:*") as tar:
+            for member in tar:
+                _check_member(archive, member)
+                if not member.isfile() or _REVIEW.match(member.name) is None:
+                    continue
+                handle = tar.extractfile(member)
+                if handle is None:
+                    continue
+                parsed = _review(member.name, handle.read())
+                if parsed is not None:
+                    found.setdefault(parsed[0], []).append(parsed[1])
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
+        if isinstance(error, (FileNotFoundError, PermissionError, IsADirectoryError)):
+            raise
+        raise ValueError(
+            f"data={str(archive)!r} is not accepted: not a readable tar archive "
+            f"({type(error).__name__}: {error}); expected the aclImdb .tar.gz, complete"
+        ) from error
+    return found
+
+
+def sha256_of(path: str | os.PathLike[str]) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def download(destination: str | os.PathLike[str], url: str = URL, sha256: str = SHA256) -> Path:
+    """Fetch ``url`` to ``destination`` unless a file with the right checksum is there.
+
+    The download goes to a temporary file beside ``destination`` and only replaces it once
+    its SHA-256 equals ``sha256``, so an interrupted or tampered download never looks
+    like data. Raises ``ValueError`` on a checksum mismatch.
+    """
+    destination = Path(destination)
+    if destination.is_file() and sha256_of(destination) == sha256:
+        return destination
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=destination.parent, prefix=".download-")
+    os.close(handle)
+    try:
+        urllib.request.urlretrieve(url, temporary)
+        actual = sha256_of(temporary)
+        if actual != sha256:
+            raise ValueError(
+                f"download of {url} is not accepted: SHA-256 {actual} does not match the "
+                f"expected {sha256}; nothing was written to {destination}"
+            )
+        os.replace(temporary, destination)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+    return destination
