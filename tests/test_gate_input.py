@@ -114,6 +114,19 @@ def test_different_thread_counts(tmp_path, capsys) -> None:
     assert "--rnnbench-threads" in message
 
 
+def test_different_timers(tmp_path, capsys) -> None:
+    cpu_time = suite()
+    for case in cpu_time["benchmarks"]:
+        case["options"]["timer"] = "time.process_time"
+    wall = suite()
+    for case in wall["benchmarks"]:
+        case["options"]["timer"] = "perf_counter"
+    status, message = gate(capsys, write(tmp_path / "w.json", wall),
+                           write(tmp_path / "c.json", cpu_time))
+    assert status == 2 and "different timers" in message
+    assert "perf_counter" in message and "process_time" in message
+
+
 def test_a_different_cpu_model_is_only_a_note(tmp_path, good, capsys) -> None:
     other = suite()
     other["machine_info"]["device_name"] = "AMD EPYC 7B13"

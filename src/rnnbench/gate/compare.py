@@ -33,7 +33,7 @@ passing disturbance rarely hits the same case twice.
 beyond its tolerance, however noisy the timings.
 
 **Runs** must come from the same kind of device, for GPUs the same model, and with the same
-CPU thread count; anything else is :class:`~rnnbench.gate.load.UnusableInput`. A different
+CPU thread count and timer; anything else is :class:`~rnnbench.gate.load.UnusableInput`. A different
 CPU model is only a note, since the normalisation absorbs its speed. Cases present in one run
 only are listed, never failed.
 """
@@ -223,6 +223,13 @@ def check_compatible(baseline: Run, current: Run) -> list[str]:
             f"current {current.path!r} on {_names(current.devices)}; compare against the "
             "baseline of the same device (baselines/cpu-quick.json for CPU runs)"
         )
+    then, now = _timers(baseline), _timers(current)
+    if then and now and then != now:
+        raise UnusableInput(
+            f"different timers: baseline {baseline.path!r} was timed with {_names(then)}, "
+            f"current {current.path!r} with {_names(now)}; wall-clock and CPU time do not "
+            "compare: run with the baseline's --benchmark-timer"
+        )
     then, now = _info_values(baseline, "threads"), _info_values(current, "threads")
     if then and now and then != now:
         raise UnusableInput(
@@ -262,6 +269,10 @@ def _natives(run: Run) -> set[str]:
 
 def _info_values(run: Run, key: str) -> set[str]:
     return {str(case.info[key]) for case in run.cases.values() if case.info.get(key) is not None}
+
+
+def _timers(run: Run) -> set[str]:
+    return {case.timer for case in run.cases.values() if case.timer}
 
 
 def _names(values: set[str] | frozenset[str]) -> str:

@@ -37,6 +37,7 @@ class Case:
     device: str | None = None
     signals: Mapping[str, float] = field(default_factory=dict)
     info: Mapping[str, Any] = field(default_factory=dict)  # the whole ``extra_info``
+    timer: str | None = None  # pytest-benchmark's ``options.timer``, e.g. ``perf_counter``
 
     @property
     def median(self) -> float:
@@ -137,8 +138,13 @@ def _parse_case(entry: object, where: str) -> Case:
     return Case(
         key=key, timings=tuple(float(x) for x in data), shape_key=_text(info.get("shape_key")),
         impl=_text(info.get("impl")), device=_text(info.get("device")), signals=signals,
-        info=info,
+        info=info, timer=_timer(entry.get("options")),
     )
+
+
+def _timer(options: object) -> str | None:
+    timer = options.get("timer") if isinstance(options, dict) else None
+    return str(timer).rsplit(".", 1)[-1] if timer else None  # "time.process_time" too
 
 
 def _device_name(machine_info: Mapping[str, Any]) -> str | None:

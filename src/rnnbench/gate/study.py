@@ -48,10 +48,12 @@ def record(runs: Path, reruns: int, factors: Sequence[float], per_factor: int, s
         env = {SLOWDOWN_ENV: f"{slow}:{factor}"} if factor != 1 else {}
         os.environ.pop(SLOWDOWN_ENV, None)
         os.environ.update(env)
-        status = run_suite(output, pytest_args)
+        partial = output.with_suffix(".partial")  # pytest creates the JSON file at start
+        status = run_suite(partial, pytest_args)
         os.environ.pop(SLOWDOWN_ENV, None)
         if status != 0:
             raise RuntimeError(f"run {name} failed (pytest exit {status})")
+        partial.replace(output)
 
 
 def analyse(runs: Path, slow: str, min_ratios: Sequence[float] = MIN_RATIOS) -> dict[str, Any]:
