@@ -295,3 +295,24 @@ def test_compare_refuses_two_devices_in_one_file(tmp_path: Path) -> None:
     results = load_bench(path)
     with pytest.raises(ValueError, match="expected one device per file"):
         compare(results, results)
+
+
+def test_check_says_whether_the_report_is_up_to_date(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bench = write(tmp_path / "cpu.json", bench_results())
+    out = str(tmp_path / "out")
+    assert main(["report", str(bench), "--out", out, "--check"]) == 1
+    assert "README.md does not exist" in capsys.readouterr().err
+    assert main(["report", str(bench), "--out", out]) == 0
+    assert main(["report", str(bench), "--out", out, "--check"]) == 0
+    changed = bench_results()
+    changed["benchmarks"][0]["stats"]["median"] *= 2
+    write(bench, changed)
+    assert main(["report", str(bench), "--out", out, "--check"]) == 1
+    error = capsys.readouterr().err
+    assert "README.md is out of date; run `rnnbench report" in error
+    assert error.count("\n-|") >= 1 and error.count("\n+|") >= 1  # the changed table rows
+    assert main(["report", str(bench), "--out", out]) == 0
+    (tmp_path / "out" / "cpu-fwd-bwd.png").unlink()
+    assert main(["report", str(bench), "--out", out, "--check"]) == 1
+    assert "missing figure:" in capsys.readouterr().err

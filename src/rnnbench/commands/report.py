@@ -7,7 +7,9 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
+import tempfile
 from pathlib import Path
 
 from rnnbench.report import compare, readme
@@ -27,6 +29,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="write DIR/NAME.md comparing two benchmark files (B relative to A)")
     parser.add_argument("--name", default="compare",
                         help="file name (no extension) of the comparison page and its PNG")
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; exit 1 if DIR/README.md differs from what the "
+                             "inputs give now or a figure it links is missing (for CI)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,5 +56,34 @@ def run(args: argparse.Namespace) -> int:
         command += " " + " ".join(path.as_posix() for path in paths)
     if args.out != readme.DEFAULT_DIR:
         command += f" --out {args.out.as_posix()}"
+    if args.check:
+        return _check(inputs, args.out, command)
     print(readme.generate(inputs, args.out, command))
     return 0
+
+
+def _check(inputs: readme.Inputs, out: Path, command: str) -> int:
+    """0 if ``out`` holds the report the inputs give now; else 1 and what differs.
+
+    Only the README text is compared: PNG bytes depend on the matplotlib and FreeType
+    versions, the README does not.
+    """
+    with tempfile.TemporaryDirectory() as scratch:
+        fresh = readme.generate(inputs, Path(scratch), command).read_text(encoding="utf-8")
+    committed = out / readme.README
+    if not committed.exists():
+        print(f"rnnbench report: {committed} does not exist; run `{command}`", file=sys.stderr)
+        return 1
+    current = committed.read_text(encoding="utf-8")
+    missing = [name for name in readme.figures(fresh) if not (out / name).exists()]
+    if current == fresh and not missing:
+        print(f"{committed} is up to date")
+        return 0
+    if current != fresh:
+        diff = difflib.unified_diff(current.splitlines(), fresh.splitlines(), str(committed),
+                                    "regenerated", n=0, lineterm="")
+        print("\n".join(list(diff)[:40]), file=sys.stderr)
+    for name in missing:
+        print(f"missing figure: {out / name}", file=sys.stderr)
+    print(f"rnnbench report: {committed} is out of date; run `{command}`", file=sys.stderr)
+    return 1

@@ -6,6 +6,7 @@ rerunning on the same files rewrites the same README.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,6 +78,11 @@ def anchor(heading: str) -> str:
     """The link target GitHub gives a heading: lower case, punctuation dropped, spaces to -."""
     kept = "".join(ch for ch in heading.lower() if ch.isalnum() or ch in " -_")
     return "#" + kept.replace(" ", "-")
+
+
+def figures(text: str) -> list[str]:
+    """The image files a README links, in order."""
+    return re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
 
 
 def _contents(inputs: Inputs) -> str:
