@@ -8,9 +8,11 @@ from pathlib import Path
 
 import matplotlib.image
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rnnbench.cli import main
-from rnnbench.report import readme
+from rnnbench.report import guide, readme
 from rnnbench.report.compare import compare
 from rnnbench.report.load import load_bench
 
@@ -316,3 +318,20 @@ def test_check_says_whether_the_report_is_up_to_date(
     (tmp_path / "out" / "cpu-fwd-bwd.png").unlink()
     assert main(["report", str(bench), "--out", out, "--check"]) == 1
     assert "missing figure:" in capsys.readouterr().err
+
+
+@settings(max_examples=30)
+@given(keep=st.lists(st.booleans(), min_size=64, max_size=64),
+       device=st.sampled_from(["cpu", "cuda"]))
+def test_guide_copes_with_any_subset_of_cases(tmp_path_factory: pytest.TempPathFactory,
+                                              keep: list[bool], device: str) -> None:
+    data = bench_results(device=device, cells=("lstm", "gru"))
+    data["benchmarks"] = [b for b, k in zip(data["benchmarks"], keep, strict=False) if k]
+    path = write(tmp_path_factory.mktemp("subset") / "r.json", data)
+    results = load_bench(path)
+    text = guide.section([results], [], [])
+    assert "### What these data cannot say" in text
+    assert ("No GPU results" in text) == (device == "cpu" and bool(results.cases))
+    if results.cases:
+        assert "### Speed and memory on Test" in text
+    assert compare(results, results).removed == ()
