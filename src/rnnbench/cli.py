@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "baseline": "rnnbench.commands.baseline",
     "report": "rnnbench.commands.report",
     "converge": "rnnbench.commands.converge",
+    "targets": "rnnbench.bench.summary",
 }
 
 USAGE_ERROR = 2
