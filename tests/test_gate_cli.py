@@ -167,3 +167,14 @@ def test_pytest_selects_exactly_the_named_cases(tmp_path) -> None:
           "def test_speed(case):\n    pass\n")
     result = run_pytest(tmp_path, "--collect-only", "-k", selection(["lstm-a-fwd"]))
     assert "1/3 tests collected" in result.stdout, result.stdout
+
+
+def test_a_refreshed_baseline_keeps_the_usual_file_mode(tmp_path) -> None:
+    target = tmp_path / "cpu-quick.json"
+    baseline_module.refresh(write(tmp_path / "run.json", suite()), target)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask
+    target.chmod(0o640)
+    baseline_module.refresh(write(tmp_path / "run.json", suite(seed=3)), target)
+    assert target.stat().st_mode & 0o777 == 0o640

@@ -65,48 +65,58 @@ def analyse(runs: Path, slow: str, min_ratios: Sequence[float] = MIN_RATIOS) -> 
         slowed.setdefault(path.stem.split("-")[1], []).append(load_run(path))
     cell, impl = slow.split(":")
     target = {k for k, c in base.cases.items() if c.info.get("cell") == cell and c.impl == impl}
-
-    def timing(comparison: Comparison) -> set[str]:
-        return {v.case for v in comparison.verdicts if v.timing_regressed}
-
-    def confirmed(runs_: list[Run], rule: Rule) -> list[set[str]]:  # next run confirms
-        return [timing(compare(base, r, rule, [runs_[(i + 1) % len(runs_)]]))
-                for i, r in enumerate(runs_)]
-
-    sweep = []
-    for min_ratio in min_ratios:
-        rule = Rule(min_ratio=min_ratio, check_signals=False)
-        single = [timing(compare(base, r, rule)) for r in nulls]
-        pairs = [timing(compare(a, b, rule)) for a, b in permutations([base, *nulls], 2)]
-        row: dict[str, Any] = {
-            "min_ratio": min_ratio,
-            "false_alarms": _rate(single),
-            "false_alarms_confirmed": _rate(confirmed(nulls, rule)),
-            "false_alarms_all_pairs": _rate(pairs),
-            "false_alarm_cases": sorted({c for s in single for c in s}),
-            "detected": {}, "detected_confirmed": {},
-        }
-        for factor, group in slowed.items():
-            row["detected"][factor] = _rate(
-                [timing(compare(base, r, rule)) == target for r in group])
-            row["detected_confirmed"][factor] = _rate(
-                [s == target for s in confirmed(group, rule)])
-        sweep.append(row)
     rule = Rule()
-    null_ratios = [v.ratio for a, b in permutations([base, *nulls], 2)
-                   for v in compare(a, b, rule).verdicts if v.gated]
+    judged: dict[tuple[int, int], Comparison] = {}
+
+    def comparison(a: Run, b: Run) -> Comparison:  # ratios and p-values do not depend on
+        key = (id(a), id(b))  # min_ratio, so each pair is judged once
+        if key not in judged:
+            judged[key] = compare(a, b, rule)
+        return judged[key]
+
+    def timing(a: Run, b: Run, min_ratio: float) -> set[str]:
+        return {v.case for v in comparison(a, b).verdicts
+                if v.gated and v.ratio >= min_ratio and v.p_slower < rule.alpha}
+
+    def single(group: list[Run], min_ratio: float) -> list[set[str]]:
+        return [timing(base, r, min_ratio) for r in group]
+
+    def confirmed(group: list[Run], min_ratio: float) -> list[set[str]]:  # next run agrees
+        flagged = single(group, min_ratio)
+        return [f & flagged[(i + 1) % len(flagged)] for i, f in enumerate(flagged)]
+
+    pairs = list(permutations([base, *nulls], 2))
+    sweep = [
+        {
+            "min_ratio": t,
+            "false_alarms": _rate(single(nulls, t)),
+            "false_alarms_confirmed": _rate(confirmed(nulls, t)),
+            "false_alarms_all_pairs": _rate([timing(a, b, t) for a, b in pairs]),
+            "false_alarm_cases": sorted({c for s in single(nulls, t) for c in s}),
+            "detected": {f: _rate([s == target for s in single(g, t)]) for f, g in slowed.items()},
+            "detected_confirmed": {f: _rate([s == target for s in confirmed(g, t)])
+                                   for f, g in slowed.items()},
+        }
+        for t in min_ratios
+    ]
+    null_ratios = [v.ratio for a, b in pairs for v in comparison(a, b).verdicts if v.gated]
     return {
         "slowed": slow, "slowed_cases": sorted(target), "runs": len(nulls),
         "per_factor": {f: len(g) for f, g in slowed.items()},
         "device_name": base.device_name, "cases": sorted(base.cases),
         "null_ratio_quantiles": _quantiles(null_ratios),
-        "effective_slowdown": {f: _median_ratios(base, g, target) for f, g in slowed.items()},
+        "effective_slowdown": {
+            f: {c: round(statistics.median(_ratio(comparison(base, r), c) for r in g), 3)
+                for c in sorted(target)}
+            for f, g in slowed.items()
+        },
         "sweep": sweep,
+        "pytest_compare_fail_median_25": _rate([_raw_fail(base, r, 1.25) for r in nulls]),
+        "pytest_compare_fail_min_10": _rate([_raw_fail(base, r, 1.10, min) for r in nulls]),
         "signal_false_alarms_all_pairs": _rate(
-            [any(v.signal_regressed for v in compare(a, b, rule).verdicts)
-             for a, b in permutations([base, *nulls], 2)]),
+            [any(v.signal_regressed for v in comparison(a, b).verdicts) for a, b in pairs]),
         "signals_flag_slowed_runs": {
-            f: _rate([bool(compare(base, r).regressions) for r in g])
+            f: _rate([any(v.signal_regressed for v in comparison(base, r).verdicts) for r in g])
             for f, g in slowed.items()
         },
     }
@@ -146,12 +156,22 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         f"Measured slowdown of the slowed cases (median ratio over runs): {measured}.",
         "",
+        "pytest-benchmark's own rule on the same unchanged runs: "
+        f"`--benchmark-compare-fail=median:25%` fails {result['pytest_compare_fail_median_25']}, "
+        f"`min:10%` fails {result['pytest_compare_fail_min_10']}.",
+        "",
         "Deterministic counts that grew between unchanged runs (all pairs): "
         f"{result['signal_false_alarms_all_pairs']}. "
-        "With deterministic counts on (the default), slowed runs that fail: "
+        "Slowed runs whose deterministic counts grew (fail by default): "
         + ", ".join(f"{f}x {result['signals_flag_slowed_runs'][f]}" for f in factors) + ".",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _raw_fail(base: Run, run: Run, limit: float, of: Any = statistics.median) -> bool:
+    """Would ``--benchmark-compare-fail=<of>:<limit-1>`` fail ``run`` against ``base``?"""
+    return any(of(c.timings) > limit * of(base.cases[k].timings)
+               for k, c in run.cases.items() if k in base.cases)
 
 
 def _rate(outcomes: Sequence[object]) -> str:
@@ -165,9 +185,8 @@ def _quantiles(values: list[float]) -> dict[str, float]:
     return {k: ordered[round(q * (len(ordered) - 1))] for k, q in pick.items()} if ordered else {}
 
 
-def _median_ratios(base: Run, runs: list[Run], cases: set[str]) -> dict[str, float]:
-    ratios = [{v.case: v.ratio for v in compare(base, run).verdicts} for run in runs]
-    return {c: round(statistics.median(r[c] for r in ratios), 3) for c in sorted(cases)}
+def _ratio(comparison: Comparison, case: str) -> float:
+    return next(v.ratio for v in comparison.verdicts if v.case == case)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
