@@ -12,7 +12,7 @@ from rnnbench.cli import main
 from rnnbench.converge import store as store_module
 from rnnbench.converge import train as train_module
 
-ADDING = ["converge", "--task", "adding", "--cells", "lstm,bigru", "--seeds", "2", "--seq-len",
+ADDING = ["converge", "--task", "adding", "--cells", "lstm,bigru", "--seeds", "1", "--seq-len",
           "12", "--hidden-size", "6", "--steps-per-epoch", "5", "--eval-size", "32",
           "--dropout", "0", "--quiet"]
 
@@ -32,17 +32,17 @@ def test_an_interrupted_run_resumes_to_the_same_numbers(tmp_path, monkeypatch) -
 
     original = train_module.train_epoch
 
-    def dies_in_epoch_2_of_bigru_seed_1(experiment, model, optimizer, seed, epoch, *args):
+    def dies_in_epoch_2_of_bigru(experiment, model, optimizer, seed, epoch, *args):
         result = original(experiment, model, optimizer, seed, epoch, *args)
-        if model.stack.config.bidirectional and seed == 1 and epoch == 2:
+        if model.stack.config.bidirectional and epoch == 2:
             raise KeyboardInterrupt  # the work of epoch 2 is lost, as in a real crash
         return result
 
-    monkeypatch.setattr(train_module, "train_epoch", dies_in_epoch_2_of_bigru_seed_1)
+    monkeypatch.setattr(train_module, "train_epoch", dies_in_epoch_2_of_bigru)
     out = tmp_path / "resumed.json"
     assert converge(out, "--epochs", "3") == 130
     document = json.loads(out.read_text())  # complete JSON, never half-written
-    interrupted = next(r for r in document["runs"] if (r["cell"], r["seed"]) == ("bigru", 1))
+    interrupted = next(r for r in document["runs"] if r["cell"] == "bigru")
     assert interrupted["status"] == "running" and len(interrupted["epochs"]) == 1
     assert all(r["status"] == "done" for r in document["runs"] if r is not interrupted)
 
@@ -66,7 +66,7 @@ def test_checkpoints_load_with_weights_only(tmp_path, monkeypatch) -> None:
     out = tmp_path / "r.json"
     assert converge(out, "--epochs", "1", "--checkpoints", str(tmp_path / "ck")) == 0
     assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == [
-        "bigru-seed0.pt", "bigru-seed1.pt", "lstm-seed0.pt", "lstm-seed1.pt"]
+        "bigru-seed0.pt", "lstm-seed0.pt"]
     calls = []
     real_load = torch.load
 
@@ -76,19 +76,35 @@ def test_checkpoints_load_with_weights_only(tmp_path, monkeypatch) -> None:
 
     monkeypatch.setattr(store_module.torch, "load", spy)
     assert converge(out, "--epochs", "2", "--checkpoints", str(tmp_path / "ck")) == 0
-    assert calls == [True] * 4
+    assert calls == [True] * 2
 
 
 def test_other_settings_are_refused_unless_restarted(tmp_path, capsys) -> None:
     out = tmp_path / "r.json"
     assert converge(out, "--epochs", "1") == 0
     capsys.readouterr()
-    assert converge(out, "--epochs", "1", "--lr", "0.01") == 2
+    assert converge(out, "--epochs", "1", "--lr", "0.05") == 2
     err = capsys.readouterr().err
     assert "rnnbench converge: error: out=" in err and "other settings" in err
     assert "--restart" in err
-    assert converge(out, "--epochs", "1", "--lr", "0.01", "--restart") == 0
-    assert json.loads(out.read_text())["settings"]["lr"] == 0.01
+    assert converge(out, "--epochs", "1", "--lr", "0.05", "--restart") == 0
+    restarted = json.loads(out.read_text())
+    assert restarted["settings"]["lr"] == 0.05
+    assert all(len(r["epochs"]) == 1 and r["summary"] for r in restarted["runs"])
+
+
+def test_restart_and_other_settings_never_resume_an_old_checkpoint(tmp_path) -> None:
+    assert converge(tmp_path / "a.json", "--epochs", "2") == 0
+    ck = ["--checkpoints", str(tmp_path / "a.checkpoints")]
+    # the same checkpoints, other settings, no results file: train from scratch
+    assert converge(tmp_path / "b.json", "--epochs", "2", "--lr", "0.05", *ck) == 0
+    assert converge(tmp_path / "c.json", "--epochs", "2", "--lr", "0.05") == 0
+    assert curves(tmp_path / "b.json") == curves(tmp_path / "c.json")
+    assert curves(tmp_path / "b.json") != curves(tmp_path / "a.json")
+    # --restart trains from scratch even where a matching 2-epoch checkpoint is there
+    assert converge(tmp_path / "c.json", "--epochs", "1", "--lr", "0.05", "--restart") == 0
+    assert curves(tmp_path / "c.json") == [
+        (cell, seed, curve[:1]) for cell, seed, curve in curves(tmp_path / "b.json")]
 
 
 @pytest.mark.parametrize("content", ["{not json", json.dumps({"schema": "other/1"})])
@@ -102,7 +118,7 @@ def test_a_file_that_is_not_our_results_is_refused(tmp_path, capsys, content) ->
 
 def test_results_json_documents_every_epoch(tmp_path) -> None:
     out = tmp_path / "r.json"
-    assert converge(out, "--epochs", "2") == 0
+    assert converge(out, "--epochs", "2", "--seeds", "2") == 0
     document = json.loads(out.read_text())
     assert document["schema"] == store_module.SCHEMA and document["task"] == "adding"
     assert document["environment"]["flush_denormal"] in (True, False)

@@ -38,7 +38,7 @@ DEFAULT_CELLS = {"adding": "rnn,lstm,gru,bilstm,bigru", "copy": "rnn,lstm,gru,bi
                  "imdb": "lstm,gru,bilstm"}
 DEFAULT_SEEDS = {"adding": 3, "copy": 3, "imdb": 1}
 DEFAULT_EPOCHS = {"adding": 20, "copy": 20, "imdb": 20}
-DEFAULT_SEQ_LEN = {"adding": 100, "copy": 50}
+DEFAULT_SEQ_LEN = {"adding": 100, "copy": 20}
 #: Where ``--download`` puts the archive when ``--data`` does not name a file.
 DOWNLOAD_TO = Path("~/.cache/rnnbench/aclImdb_v1.tar.gz")
 
@@ -82,7 +82,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--val-fraction", type=float)
     synthetic = parser.add_argument_group("adding / copy")
     synthetic.add_argument("--seq-len", type=int, metavar="T",
-                           help="sequence length T (default: 100 adding, 50 copy)")
+                           help="sequence length T (default: 100 adding, 20 copy)")
     synthetic.add_argument("--steps-per-epoch", type=int)
     synthetic.add_argument("--eval-size", type=int)
 

@@ -41,7 +41,7 @@ class Batch:
         return self.inputs.shape[0] * self.inputs.shape[1]
 
     def to(self, device: torch.device | str) -> Batch:
-        # lengths stay on the CPU: they index on the host (and pack_padded_sequence wants that).
+        # lengths stay on the CPU: token counts read them there, and models move what they use.
         return Batch(self.inputs.to(device), self.lengths, self.targets.to(device))
 
 

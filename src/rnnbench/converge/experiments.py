@@ -12,7 +12,10 @@ evaluation batches of each of its ``eval_splits``, and tallies loss and hits of 
 - ``adding`` and ``copy``: :mod:`rnnbench.converge.tasks`, fresh batches every step and a
   fixed held-out set of ``eval_size`` sequences. Accuracy is the share of predictions
   within 0.04 of the sum (the adding problem, Hochreiter & Schmidhuber's criterion), or
-  of recalled symbols right (copy).
+  of recalled symbols right (copy). Defaults (:class:`SyntheticSettings`): one layer of 64,
+  Adam lr 1e-2, batch 64, gradient norm clipped at 1, 100 steps per epoch (on the adding
+  problem at T=100, lr 1e-2 let an LSTM solve it in 700 steps; at 3e-3 it was still at the
+  baseline after 1,000).
 """
 
 from __future__ import annotations
@@ -74,10 +77,10 @@ class SyntheticSettings:
     """Everything but cells, seeds and epochs that decides an adding or copy run."""
 
     seq_len: int
-    hidden_size: int = 128
+    hidden_size: int = 64
     num_layers: int = 1
     dropout: float = 0.0
-    lr: float = 1e-3
+    lr: float = 1e-2
     batch_size: int = 64
     steps_per_epoch: int = 100
     eval_size: int = 1000

@@ -95,6 +95,9 @@ class ResultsStore:
                  restart: bool = False) -> None:
         self.path = Path(path)
         self.checkpoints = checkpoints or self.path.with_name(self.path.stem + ".checkpoints")
+        self.restart = restart
+        # A checkpoint is only resumed from if it was made with exactly these settings.
+        self.identity = _normal({"task": task, "settings": settings, "data": data})
         document = None if restart else self._read()
         if document is not None:
             for key, wanted in (("task", task), ("settings", settings), ("data", data)):
@@ -144,6 +147,7 @@ class ResultsStore:
         return self.checkpoints / f"{cell}-seed{seed}.pt"
 
     def save_checkpoint(self, cell: str, seed: int, state: dict[str, Any]) -> None:
+        state = {**state, "identity": json.dumps(self.identity, sort_keys=True)}
         path = self.checkpoint_path(cell, seed)
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
@@ -156,11 +160,18 @@ class ResultsStore:
                 os.remove(temporary)
 
     def load_checkpoint(self, cell: str, seed: int) -> dict[str, Any] | None:
-        """The last checkpoint of ``(cell, seed)``, loaded without unpickling code."""
+        """The last checkpoint of ``(cell, seed)``, loaded without unpickling code.
+
+        ``None`` (train from scratch) after ``--restart``, without a checkpoint, or when
+        the checkpoint was made with other settings or data.
+        """
         path = self.checkpoint_path(cell, seed)
-        if not path.exists():
+        if self.restart or not path.exists():
             return None
-        return torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if state.get("identity") != json.dumps(self.identity, sort_keys=True):
+            return None
+        return state
 
 
 def aggregate(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

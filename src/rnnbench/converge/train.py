@@ -107,6 +107,11 @@ def timing_summary(epochs: list[dict[str, Any]]) -> dict[str, float | None]:
     }
 
 
+def summary(experiment: Experiment, epochs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run's summary: the task's own fields plus timing; empty before the first epoch."""
+    return {**experiment.summarise(epochs), **timing_summary(epochs)} if epochs else {}
+
+
 def run(experiment: Experiment, cell: str, seed: int, epochs: int, store: ResultsStore,
         device: torch.device, quiet: bool = False,
         log: Callable[[str], None] = print) -> dict[str, Any]:
@@ -126,6 +131,7 @@ def run(experiment: Experiment, cell: str, seed: int, epochs: int, store: Result
         record["epochs"] = state["epochs"]  # the checkpoint is written first: it is the truth
     else:
         record["epochs"] = []
+    record["summary"] = summary(experiment, record["epochs"])
     done = len(record["epochs"])
     if done >= epochs:
         record["status"] = "done"
@@ -150,8 +156,7 @@ def run(experiment: Experiment, cell: str, seed: int, epochs: int, store: Result
         row["peak_memory_mib"], row["peak_memory_method"] = peak_memory(device)
         row["finished"] = now()
         record["epochs"].append(row)
-        record["summary"] = {**experiment.summarise(record["epochs"]),
-                             **timing_summary(record["epochs"])}
+        record["summary"] = summary(experiment, record["epochs"])
         if epoch == epochs:
             record["status"], record["finished"] = "done", now()
         checkpoint = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
