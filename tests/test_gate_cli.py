@@ -178,3 +178,25 @@ def test_a_refreshed_baseline_keeps_the_usual_file_mode(tmp_path) -> None:
     target.chmod(0o640)
     baseline_module.refresh(write(tmp_path / "run.json", suite(seed=3)), target)
     assert target.stat().st_mode & 0o777 == 0o640
+
+
+def test_run_measures_current_first_with_the_cpu_settings(tmp_path, monkeypatch, capsys) -> None:
+    from rnnbench.gate.rerun import CPU_ARGS
+
+    base = write(tmp_path / "base.json", suite())
+    asked = []
+
+    def fake_suite(output: Path, pytest_args: str, cases: tuple[str, ...] = ()) -> int:
+        asked.append((str(output), pytest_args, cases))
+        write(Path(output), suite(seed=5))
+        return 0
+
+    monkeypatch.setattr("rnnbench.commands.gate.run_suite", fake_suite)
+    current = tmp_path / "current.json"
+    status, out = run_cli(capsys, "gate", base, current, "--run")
+    assert status == 0 and asked == [(str(current), CPU_ARGS, ())]
+    assert "--rnnbench-threads=1" in CPU_ARGS and "process_time" in CPU_ARGS
+
+    monkeypatch.setattr("rnnbench.commands.gate.run_suite", lambda *a: 1)
+    status, out = run_cli(capsys, "gate", base, tmp_path / "other.json", "--run")
+    assert status == 2 and "benchmark run failed" in out

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from rnnbench.gate.baseline import CPU_QUICK, refresh
-from rnnbench.gate.rerun import SUITE, run_suite
+from rnnbench.gate.rerun import CPU_ARGS, SUITE, run_suite
 
 HELP = "refresh a committed baseline (baselines/cpu-quick.json) from a run, atomically"
 
@@ -24,9 +24,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         f"`python {shlex.join(SUITE)}` now)")
     parser.add_argument("--to", default=str(CPU_QUICK), metavar="PATH",
                         help=f"baseline to replace (default {CPU_QUICK})")
-    parser.add_argument("--pytest-args", default="", metavar="ARGS",
-                        help="extra pytest arguments for the run, e.g. "
-                        "--pytest-args='--rnnbench-device=cpu'")
+    parser.add_argument("--pytest-args", default=CPU_ARGS, metavar="ARGS",
+                        help=f"pytest arguments for the run (default: {CPU_ARGS!r}; for a GPU "
+                        "baseline e.g. '--rnnbench-device=cuda')")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ from rnnbench.gate import Rule, compare, load_run
 from rnnbench.gate.baseline import write_atomic
 from rnnbench.gate.load import UnusableInput
 from rnnbench.gate.report import format_text, to_dict
-from rnnbench.gate.rerun import run_suite
+from rnnbench.gate.rerun import CPU_ARGS, run_suite
 
 HELP = "compare two pytest-benchmark JSON files; exit 1 on a regression, 2 on unusable input"
 
@@ -39,9 +39,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--confirm", type=int, default=0, metavar="N",
                         help="rerun the suite up to N times on the cases that look slower (and "
                         "their native references) before failing (default 0)")
-    parser.add_argument("--pytest-args", default="", metavar="ARGS",
-                        help="extra pytest arguments for --confirm reruns; use those of the "
-                        "current run, e.g. --pytest-args='--rnnbench-threads=1'")
+    parser.add_argument("--run", dest="run_first", action="store_true",
+                        help="first run the suite into CURRENT (with --pytest-args)")
+    parser.add_argument("--pytest-args", default=CPU_ARGS, metavar="ARGS",
+                        help="pytest arguments for --run and --confirm runs; must match how "
+                        f"CURRENT was measured (default: {CPU_ARGS!r})")
     parser.add_argument("--json", metavar="PATH", help="also write the verdicts as JSON here")
 
 
@@ -50,7 +52,13 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--confirm={args.confirm} is not accepted: expected 0 or more reruns")
     rule = Rule(min_ratio=args.min_ratio, alpha=args.alpha, raw_min_ratio=args.raw_min_ratio,
                 check_signals=args.check_signals)
-    baseline, current = load_run(args.baseline, "baseline"), load_run(args.current)
+    baseline = load_run(args.baseline, "baseline")  # before a long run: is it usable?
+    if args.run_first:
+        status = run_suite(args.current, args.pytest_args)
+        if status != 0:
+            raise UnusableInput(f"the benchmark run failed (pytest exit {status}): nothing to "
+                                "judge; fix the suite first")
+    current = load_run(args.current)
     reruns = [load_run(path, "rerun") for path in args.reruns]
     comparison = compare(baseline, current, rule, reruns)
     for attempt in range(1, args.confirm + 1):
