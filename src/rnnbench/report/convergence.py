@@ -147,7 +147,7 @@ def _run(path: Path, index: int, raw: Any) -> Run:
 
 @dataclass(frozen=True)
 class Band:
-    """Mean and min–max over seeds of one metric at each x that every seed reached."""
+    """Mean and min–max over the seeds that reached each x (a run still going is shorter)."""
 
     x: tuple[float, ...]
     mean: tuple[float, ...]
@@ -161,7 +161,7 @@ def band(runs: Sequence[Run], metric: str, x: str = "epoch") -> Band:
     for run in runs:
         for at, value in run.series(metric, x):
             values[at].append(value)
-    xs = sorted(at for at, v in values.items() if len(v) == len(runs))
+    xs = sorted(values)
     return Band(tuple(xs), tuple(statistics.fmean(values[at]) for at in xs),
                 tuple(min(values[at]) for at in xs), tuple(max(values[at]) for at in xs),
                 len(runs))

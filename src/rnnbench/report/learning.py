@@ -26,10 +26,12 @@ METRIC_LABELS = {
 def _panel(ax, results: ConvergenceResults, metric: str) -> None:
     x = results.x_name
     seed_lines = False
+    drawn: list[float] = []
     for cell, runs in results.by_cell().items():
         b = band(runs, metric, x)
         if not b.x:
             continue
+        drawn += [*b.low, *b.high]
         colour = cell_colour(cell)
         ax.plot(b.x, b.mean, color=colour, linewidth=1.8, marker="o", markersize=3,
                 label=f"{cell_name(cell)} ({b.seeds} seed{'s' * (b.seeds > 1)})")
@@ -43,20 +45,20 @@ def _panel(ax, results: ConvergenceResults, metric: str) -> None:
         ax.plot([], [], color="#555555", linestyle=":", label="seed article's best")
     threshold = results.threshold
     if threshold and threshold[0] == metric:
+        drawn.append(threshold[1])
         ax.axhline(threshold[1], color="#2ca02c", linestyle="--", linewidth=1,
                    label=f"solved: {results.data.get('solved_when')}")
     baseline = results.data.get("baseline_loss")
     if metric.endswith("loss") and metric != "train_loss" and isinstance(baseline, float):
         ax.axhline(baseline, color="#555555", linestyle="-.", linewidth=1,
                    label="no-memory baseline")
-    low, high = ax.get_ylim()
-    if metric.endswith("loss") and low > 0 and high / low > 10:
+    if metric.endswith("loss") and drawn and min(drawn) > 0 and max(drawn) / min(drawn) > 10:
         ax.set_yscale("log")
         plain_log(ax.yaxis)
     elif metric.endswith("accuracy"):
         ax.yaxis.set_major_locator(MaxNLocator(steps=[1, 2, 5, 10]))
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v * 100:.4g}%"))
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 2.5, 5, 10]))
     ax.set_xlabel("epoch" if x == "epoch" else "training step")
     ax.set_ylabel(METRIC_LABELS.get(metric, metric))
     ax.grid(True, alpha=0.3)
