@@ -29,8 +29,10 @@ def test_analysis_of_saved_runs(tmp_path: Path) -> None:
     assert result["slowed_cases"] == ["lstm-eager"] and result["runs"] == 3
     row = result["sweep"][0]
     assert row["false_alarms"] == "0/3" and row["false_alarms_all_pairs"] == "0/12"
-    assert row["detected"] == {"1.05": "0/2", "1.5": "2/2"}
-    assert row["detected_confirmed"] == {"1.05": "0/2", "1.5": "2/2"}
+    assert row["detected"] == {"1.05": {"lstm-eager": "0/2", "named": "0/2"},
+                               "1.5": {"lstm-eager": "2/2", "named": "2/2"}}
+    assert row["detected_confirmed"] == row["detected"]
     assert 1.4 < result["effective_slowdown"]["1.5"]["lstm-eager"] < 1.6
     text = study.markdown(json.loads(json.dumps(result)))
-    assert "| 1.20 | 0/3 | 0/3 | 0/12 | 0/2 (0/2) | 2/2 (2/2) |" in text
+    assert "| 1.20 | 0/3 | 0/3 | 0/12 | 1.05x | 0/2 (0/2) | 0/2 (0/2) |" in text
+    assert "| | | | | 1.5x | 2/2 (2/2) | 2/2 (2/2) |" in text

@@ -93,8 +93,8 @@ def analyse(runs: Path, slow: str, min_ratios: Sequence[float] = MIN_RATIOS) -> 
             "false_alarms_confirmed": _rate(confirmed(nulls, t)),
             "false_alarms_all_pairs": _rate([timing(a, b, t) for a, b in pairs]),
             "false_alarm_cases": sorted({c for s in single(nulls, t) for c in s}),
-            "detected": {f: _rate([s == target for s in single(g, t)]) for f, g in slowed.items()},
-            "detected_confirmed": {f: _rate([s == target for s in confirmed(g, t)])
+            "detected": {f: _detections(single(g, t), target) for f, g in slowed.items()},
+            "detected_confirmed": {f: _detections(confirmed(g, t), target)
                                    for f, g in slowed.items()},
         }
         for t in min_ratios
@@ -130,24 +130,33 @@ def markdown(result: dict[str, Any]) -> str:
         f"{f}x -> " + ", ".join(str(v) for v in result["effective_slowdown"][f].values())
         for f in factors
     )
+    cases = result["slowed_cases"]
+    short = [c.split("-cpu-")[0] + "-" + c.split("-")[-2] for c in cases]  # e.g. lstm-eager-B64
     lines = [
         f"# Regression gate study on {result['device_name']}",
         "",
         f"{result['runs']} unchanged reruns against one baseline run; slowed implementation "
         f"`{result['slowed']}` ({counts}). "
-        "Timing verdicts only (alpha 0.01); confirmed = the next run must agree.",
+        "Timing verdicts only (alpha 0.01). *False alarms*: unchanged runs that fail against "
+        "the baseline; *confirmed*: the next run must agree (what `--confirm 1` does); *all "
+        "pairs*: every unchanged run (baseline included) judged against every other. "
+        "*Detected*: slowed runs that flag the case, single-shot (confirmed); *named*: runs "
+        "that flag slowed cases and nothing else.",
         "",
-        "| min_ratio | false alarms | confirmed | all pairs | "
-        + " | ".join(f"detect {f}x (conf.)" for f in factors) + " |",
-        "|---" * (4 + len(factors)) + "|",
+        f"Slowed cases: {', '.join(f'`{c}`' for c in cases)}.",
+        "",
+        "| min_ratio | false alarms | confirmed | all pairs | factor | "
+        + " | ".join(f"detected {c}" for c in short) + " | named |",
+        "|---" * (6 + len(short)) + "|",
     ]
     for row in result["sweep"]:
-        lines.append(
-            f"| {row['min_ratio']:.2f} | {row['false_alarms']} | {row['false_alarms_confirmed']} "
-            f"| {row['false_alarms_all_pairs']} | "
-            + " | ".join(f"{row['detected'][f]} ({row['detected_confirmed'][f]})" for f in factors)
-            + " |"
-        )
+        for i, f in enumerate(factors):
+            head = (f"| {row['min_ratio']:.2f} | {row['false_alarms']} | "
+                    f"{row['false_alarms_confirmed']} | {row['false_alarms_all_pairs']} "
+                    if i == 0 else "| | | | ")
+            single, conf = row["detected"][f], row["detected_confirmed"][f]
+            lines.append(head + f"| {f}x | " + " | ".join(
+                f"{single[k]} ({conf[k]})" for k in [*cases, "named"]) + " |")
     q = result["null_ratio_quantiles"]
     lines += [
         "",
@@ -172,6 +181,12 @@ def _raw_fail(base: Run, run: Run, limit: float, of: Any = statistics.median) ->
     """Would ``--benchmark-compare-fail=<of>:<limit-1>`` fail ``run`` against ``base``?"""
     return any(of(c.timings) > limit * of(base.cases[k].timings)
                for k, c in run.cases.items() if k in base.cases)
+
+
+def _detections(flagged: list[set[str]], target: set[str]) -> dict[str, str]:
+    """Per slowed case, the runs that flag it; ``named``: runs that flag slowed cases only."""
+    rates = {case: _rate([case in f for f in flagged]) for case in sorted(target)}
+    return {**rates, "named": _rate([bool(f) and f <= target for f in flagged])}
 
 
 def _rate(outcomes: Sequence[object]) -> str:
