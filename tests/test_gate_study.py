@@ -34,5 +34,5 @@ def test_analysis_of_saved_runs(tmp_path: Path) -> None:
     assert row["detected_confirmed"] == row["detected"]
     assert 1.4 < result["effective_slowdown"]["1.5"]["lstm-eager"] < 1.6
     text = study.markdown(json.loads(json.dumps(result)))
-    assert "| 1.20 | 0/3 | 0/3 | 0/12 | 1.05x | 0/2 (0/2) | 0/2 (0/2) |" in text
-    assert "| | | | | 1.5x | 2/2 (2/2) | 2/2 (2/2) |" in text
+    assert "| 1.20 | 0/3 (0/3) | 0/12 (0/12) | 1.05x | 0/2 (0/2) | 0/2 (0/2) |" in text
+    assert "| | | | 1.5x | 2/2 (2/2) | 2/2 (2/2) |" in text

@@ -86,12 +86,23 @@ def analyse(runs: Path, slow: str, min_ratios: Sequence[float] = MIN_RATIOS) -> 
         return [f & flagged[(i + 1) % len(flagged)] for i, f in enumerate(flagged)]
 
     pairs = list(permutations([base, *nulls], 2))
+    everyone = [base, *nulls]
+
+    def pair_confirmed(t: float) -> list[set[str]]:  # (a, b), confirmed by the run after b
+        out = []
+        for a, b in pairs:
+            others = [r for r in everyone if r is not a]
+            c = others[(others.index(b) + 1) % len(others)]
+            out.append(timing(a, b, t) & timing(a, c, t))
+        return out
+
     sweep = [
         {
             "min_ratio": t,
             "false_alarms": _rate(single(nulls, t)),
             "false_alarms_confirmed": _rate(confirmed(nulls, t)),
             "false_alarms_all_pairs": _rate([timing(a, b, t) for a, b in pairs]),
+            "false_alarms_all_pairs_confirmed": _rate(pair_confirmed(t)),
             "false_alarm_cases": sorted({c for s in single(nulls, t) for c in s}),
             "detected": {f: _detections(single(g, t), target) for f, g in slowed.items()},
             "detected_confirmed": {f: _detections(confirmed(g, t), target)
@@ -138,22 +149,22 @@ def markdown(result: dict[str, Any]) -> str:
         f"{result['runs']} unchanged reruns against one baseline run; slowed implementation "
         f"`{result['slowed']}` ({counts}). "
         "Timing verdicts only (alpha 0.01). *False alarms*: unchanged runs that fail against "
-        "the baseline; *confirmed*: the next run must agree (what `--confirm 1` does); *all "
+        "the baseline; *(conf.)*: the next run must agree (what `--confirm 1` does); *all "
         "pairs*: every unchanged run (baseline included) judged against every other. "
         "*Detected*: slowed runs that flag the case, single-shot (confirmed); *named*: runs "
         "that flag slowed cases and nothing else.",
         "",
         f"Slowed cases: {', '.join(f'`{c}`' for c in cases)}.",
         "",
-        "| min_ratio | false alarms | confirmed | all pairs | factor | "
+        "| min_ratio | false alarms (conf.) | all pairs (conf.) | factor | "
         + " | ".join(f"detected {c}" for c in short) + " | named |",
-        "|---" * (6 + len(short)) + "|",
+        "|---" * (5 + len(short)) + "|",
     ]
     for row in result["sweep"]:
         for i, f in enumerate(factors):
-            head = (f"| {row['min_ratio']:.2f} | {row['false_alarms']} | "
-                    f"{row['false_alarms_confirmed']} | {row['false_alarms_all_pairs']} "
-                    if i == 0 else "| | | | ")
+            head = (f"| {row['min_ratio']:.2f} | {row['false_alarms']} "
+                    f"({row['false_alarms_confirmed']}) | {row['false_alarms_all_pairs']} "
+                    f"({row['false_alarms_all_pairs_confirmed']}) " if i == 0 else "| | | ")
             single, conf = row["detected"][f], row["detected_confirmed"][f]
             lines.append(head + f"| {f}x | " + " | ".join(
                 f"{single[k]} ({conf[k]})" for k in [*cases, "named"]) + " |")
