@@ -132,10 +132,19 @@ def tight_memory(results: BenchResults) -> str:
     lstm, gru = native["lstm"][0], native["gru"][0]
     share = gru.peak_memory_bytes / lstm.peak_memory_bytes
     verdict = "GRU needs less" if share < 1 else "GRU does **not** need less"
-    return (f"- **{label}** (T={t}, B={b}, native, "
-            f"{'forward+backward' if pass_ == 'fwdbwd' else 'forward'}): {verdict}: "
-            f"{mib(gru.peak_memory_bytes)} vs LSTM {mib(lstm.peak_memory_bytes)} "
-            f"({percent(share, 0)}); {weights}.")
+    text = (f"- **{label}** (T={t}, B={b}, "
+            f"{'forward+backward' if pass_ == 'fwdbwd' else 'forward'}): {verdict} with the "
+            f"native layers: {mib(gru.peak_memory_bytes)} vs LSTM "
+            f"{mib(lstm.peak_memory_bytes)} ({percent(share, 0)})")
+    least = {cell: min(find(at_t, pass_=pass_, B=b, cell=cell),
+                       key=lambda c: (c.peak_memory_bytes, c.impl != "native", c.impl))
+             for cell in ("lstm", "gru")}
+    if any(least[cell].impl != "native" for cell in least):
+        text += (f"; the least over implementations: GRU {least['gru'].impl} "
+                 f"{mib(least['gru'].peak_memory_bytes)} vs LSTM {least['lstm'].impl} "
+                 f"{mib(least['lstm'].peak_memory_bytes)} ("
+                 f"{percent(least['gru'].peak_memory_bytes / least['lstm'].peak_memory_bytes, 0)})")
+    return f"{text}; {weights}."
 
 
 def bidirectional(results: BenchResults) -> str:

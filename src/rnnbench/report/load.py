@@ -87,7 +87,8 @@ class BenchResults:
     def footer(self) -> str:
         """Device, dtype, torch version and date: the subtitle of every speed/memory plot."""
         cpu_only = "cuda" not in self.devices
-        threads = f" ({self.threads} threads)" if self.threads and cpu_only else ""
+        threads = (f" ({self.threads} thread{'s' * (self.threads != 1)})"
+                   if self.threads and cpu_only else "")
         return (f"{self.device_name}{threads} · {', '.join(self.dtypes) or '?'} · torch "
                 f"{self.torch_version} · {self.date} · {self.path.name}")
 

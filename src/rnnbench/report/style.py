@@ -66,6 +66,7 @@ def new_figure(panels: int, width: float = 5.2, height: float = 3.9) -> tuple[Fi
     """A row of ``panels`` axes (wrapping after three) sized for a README column."""
     columns = min(panels, 3)
     rows = -(-panels // columns)
+    width = max(width, 7.2 / columns)  # room for the footer line under a single panel
     # A bare Figure draws with Agg and keeps no pyplot state: headless, and nothing to close.
     fig = Figure(figsize=(width * columns, height * rows + 0.6))
     axes = fig.subplots(rows, columns, squeeze=False)
