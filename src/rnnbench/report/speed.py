@@ -129,7 +129,8 @@ def _split_section(results: BenchResults, out: Path) -> str:
                 for shape, by_cell in table.items()]
         parts.append("Backward's share of forward+backward time, backward estimated as "
                      "(forward+backward) − forward medians; native first, then the range over "
-                     "the custom implementations:")
+                     "the custom implementations. The forward-only cases run without autograd "
+                     "(inference), so the estimate slightly overstates backward:")
         parts.append(markdown_table(["shape", *map(cell_name, cells)], rows,
                                     right=range(1, 1 + len(cells))))
     return "\n\n".join(parts)
