@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -11,6 +12,7 @@ from rnnbench.converge.metrics import (
     best_epoch,
     convergence_epoch,
     peak_memory,
+    reset_peak_memory,
     spread,
 )
 
@@ -39,14 +41,25 @@ def test_spread_over_seeds() -> None:
     assert spread([None])["mean"] is None and spread([4])["std"] == 0.0
 
 
-def test_cpu_peak_memory_is_the_process_high_water_mark() -> None:
-    import torch
-
-    mib, method = peak_memory(torch.device("cpu"))
-    assert 10 < mib < 1_000_000 and "ru_maxrss" in method
-    big = torch.ones(64 * 2**20 // 4)  # 64 MiB touched
-    assert peak_memory(torch.device("cpu"))[0] >= mib
+def test_cpu_peak_memory_sees_a_tensor_and_forgets_it_after_a_reset() -> None:
+    cpu = torch.device("cpu")
+    windowed = reset_peak_memory(cpu)
+    before, method = peak_memory(cpu, windowed)
+    big = torch.ones(256 * 2**20 // 4)  # 256 MiB, touched
+    during = peak_memory(cpu, windowed)[0]
+    assert during >= before + 200
     del big
+    if not windowed:
+        assert "ru_maxrss" in method
+        return
+    assert "VmHWM" in method
+    assert reset_peak_memory(cpu)
+    assert peak_memory(cpu)[0] < during - 200  # the new window does not hold the old peak
+
+
+def test_without_a_window_it_is_the_peak_since_the_process_started() -> None:
+    mib, method = peak_memory(torch.device("cpu"), since_reset=False)
+    assert mib > 10 and "ru_maxrss" in method
 
 
 @pytest.mark.parametrize("tolerance", [0.0, 0.01])

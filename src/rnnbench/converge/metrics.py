@@ -9,19 +9,24 @@ its last epoch, which the report says beside the number.
 that meets the task's threshold (:mod:`rnnbench.converge.tasks`); ``None`` if none did.
 Evaluations happen once per epoch, so this is exact to one epoch's steps.
 
-**Peak memory**: on CUDA ``torch.cuda.max_memory_allocated`` per epoch (tensors only);
-on CPU the process's resident high-water mark (``ru_maxrss`` from ``getrusage``, the
-kernel's ``VmHWM``), which covers everything the process holds (Python, data, the
-allocator's cache) and never goes down, so per-epoch values are cumulative.
+**Peak memory**: on CUDA ``torch.cuda.max_memory_allocated`` per epoch (tensors only).
+On CPU the process's peak resident set (``VmHWM``), which covers everything the process
+holds (Python, the data, the allocator's cache): on Linux it is reset at each epoch's start
+by writing 5 to ``/proc/self/clear_refs``, so it is that epoch's peak; elsewhere
+``getrusage``'s ``ru_maxrss``, the peak since the process started. (``tracemalloc`` would
+miss torch's allocations, which are not made through Python's allocator.)
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+import re
 import resource
 import statistics
 import sys
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 
 import torch
 
@@ -50,18 +55,34 @@ def first_solved(values: Sequence[float], solved: Callable[[float], bool]) -> in
     return next((i for i, value in enumerate(values) if solved(value)), None)
 
 
-def reset_peak_memory(device: torch.device) -> None:
+_CLEAR_REFS, _STATUS = Path("/proc/self/clear_refs"), Path("/proc/self/status")
+_VMHWM = re.compile(r"^VmHWM:\s+(\d+) kB", re.MULTILINE)
+
+
+def reset_peak_memory(device: torch.device) -> bool:
+    """Start a new peak-memory window; ``False`` where only the process-wide peak exists."""
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
+        return True
+    try:
+        _CLEAR_REFS.write_text("5")  # Linux: reset the peak resident set (VmHWM)
+    except OSError:
+        return False
+    return True
 
 
-def peak_memory(device: torch.device) -> tuple[float, str]:
+def peak_memory(device: torch.device, since_reset: bool = True) -> tuple[float, str]:
     """Peak memory in MiB and how it was measured (see the module docstring)."""
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20, "torch.cuda.max_memory_allocated"
+    if since_reset:
+        with contextlib.suppress(OSError):
+            match = _VMHWM.search(_STATUS.read_text())
+            if match:
+                return int(match.group(1)) / 1024, "VmHWM: process peak RSS in the epoch"
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
-    return rss * scale / 2**20, "getrusage ru_maxrss (process peak RSS, cumulative)"
+    return rss * scale / 2**20, "getrusage ru_maxrss: process peak RSS since it started"
 
 
 def spread(values: Iterable[float | int | None]) -> dict[str, float | int | None]:

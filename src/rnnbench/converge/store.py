@@ -31,7 +31,8 @@ Schema ``rnnbench.converge/1`` (all accuracies are fractions, times seconds, mem
           "<split>_loss", "<split>_accuracy",   # split: val and test (imdb) or eval
           "train_seconds", "eval_seconds", "tokens", "padded_tokens",
           "tokens_per_second",             # real (unpadded) training tokens per second
-          "peak_memory_mib", "peak_memory_method", "finished": ISO-8601}],
+          "peak_memory_mib", "peak_memory_method",   # see metrics.py
+          "finished": ISO-8601}],
         "summary": {"epochs_run", "seconds_per_epoch" (median train_seconds),
                     "tokens_per_second" (median), "peak_memory_mib" (max),
                     # imdb:

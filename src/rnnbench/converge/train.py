@@ -142,7 +142,7 @@ def run(experiment: Experiment, cell: str, seed: int, epochs: int, store: Result
     step = record["epochs"][-1]["step"] if done else 0
     for epoch in range(done + 1, epochs + 1):
         desc = f"{cell} seed {seed} epoch {epoch}/{epochs}"
-        reset_peak_memory(device)
+        windowed = reset_peak_memory(device)
         row: dict[str, Any] = {"epoch": epoch}
         trained = train_epoch(experiment, model, optimizer, seed, epoch, device, desc, quiet)
         step += trained.pop("train_steps")
@@ -153,7 +153,7 @@ def run(experiment: Experiment, cell: str, seed: int, epochs: int, store: Result
             row.update(evaluate(experiment, model, split, device))
         _synchronize(device)
         row["eval_seconds"] = time.perf_counter() - start
-        row["peak_memory_mib"], row["peak_memory_method"] = peak_memory(device)
+        row["peak_memory_mib"], row["peak_memory_method"] = peak_memory(device, windowed)
         row["finished"] = now()
         record["epochs"].append(row)
         record["summary"] = summary(experiment, record["epochs"])
