@@ -68,6 +68,13 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def _default_mode() -> int:
+    """What ``open()`` would give a new file (mkstemp's files are private, 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write to a temporary file in the same directory, then rename over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -77,6 +84,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             file.write(data)
             file.flush()
             os.fsync(file.fileno())
+        os.chmod(temporary, _default_mode())
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):
@@ -155,6 +163,7 @@ class ResultsStore:
         os.close(handle)
         try:
             torch.save(state, temporary)
+            os.chmod(temporary, _default_mode())
             os.replace(temporary, path)
         finally:
             if os.path.exists(temporary):
