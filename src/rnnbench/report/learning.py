@@ -120,7 +120,8 @@ def imdb_table(results: ConvergenceResults) -> str:
             _spread(summary_values(runs, "best_val_accuracy"), percent),
             _spread(summary_values(runs, "best_epoch"), lambda v: f"{v:g}"),
             _spread(summary_values(runs, "test_accuracy_at_best"), percent),
-            _spread(summary_values(runs, "converged_epoch"), lambda v: f"{v:g}"),
+            _spread(summary_values(runs, "converged_epoch"), lambda v: f"{v:g}")
+            + ("*" if _still_improving(runs) else ""),
             _epochs_run(runs), str(len(runs)),
             (f"{quoted.params.text} · {quoted.seconds_per_epoch:g} s · "
              f"{percent(quoted.best_accuracy)} · epoch {quoted.converged_epoch}")
@@ -132,6 +133,11 @@ def imdb_table(results: ConvergenceResults) -> str:
          f"seed article (params · s/epoch · best acc · converged; {seed.IMDB_EPOCHS} epochs)"],
         rows, right=range(1, 10),
     )
+
+
+def _still_improving(runs: Sequence[Run]) -> bool:
+    """Whether a run's best validation accuracy came at its last epoch: not yet converged."""
+    return any(r.epochs and r.summary.get("best_epoch") == len(r.epochs) for r in runs)
 
 
 def synthetic_table(results: ConvergenceResults) -> str:
@@ -186,6 +192,9 @@ def file_section(results: ConvergenceResults, out: Path) -> str:
         parts.append(f"Still running or interrupted when the file was written: "
                      f"{', '.join(unfinished)}.")
     if results.task == "imdb":
+        if any(_still_improving(runs) for runs in results.by_cell().values()):
+            parts.append("\\* The best validation accuracy came at the last epoch run: that "
+                         "run was still improving, so its convergence epoch is a lower bound.")
         parts.append(_imdb_params_note(results))
         parts.append("Best val acc: the highest validation accuracy over the epochs run; test "
                      "accuracy is read at that epoch (never selected on test). Converged at "
@@ -253,7 +262,10 @@ def _imdb_items(results: ConvergenceResults) -> list[str]:
             f"- **Accuracy first, IMDB** (`{results.path.name}`, {epochs} epoch"
             f"{'s' * (epochs > 1)} vs the seed's {seed.IMDB_EPOCHS}): best validation "
             f"accuracy {order}; {cell_name(top)} leads by {margin * 100:.1f} points; "
-            f"{spread}. That is {agrees} the seed's {seed_order}.")
+            f"{spread}. That is {agrees} the seed's {seed_order}."
+            + (" Runs were still improving at their last epoch, so this ranks early training, "
+               "not converged models." if any(_still_improving(r) for r in by_cell.values())
+               else ""))
     seconds = {c: summary_values(r, "seconds_per_epoch") for c, r in by_cell.items()}
     seconds = {c: statistics.fmean(v) for c, v in seconds.items() if v}
     pairs = [(a, b) for a, b in (("lstm", "gru"), ("bilstm", "lstm")) if a in seconds and
@@ -263,7 +275,11 @@ def _imdb_items(results: ConvergenceResults) -> list[str]:
             f"{cell_name(a)}/{cell_name(b)} {ratio(seconds[a] / seconds[b])} (seed: "
             f"{ratio(seed.IMDB_TABLE[a].seconds_per_epoch / seed.IMDB_TABLE[b].seconds_per_epoch)})"
             for a, b in pairs)
-        items.append(f"- **Training time per epoch, IMDB**: {measured}.")
+        runs = min(len(r) for r in by_cell.values())
+        items.append(f"- **Training time per epoch, IMDB**: {measured}; wall-clock seconds of "
+                     f"{'one run' if runs == 1 else f'{runs} runs'} per cell, as noisy as the "
+                     "machine was while they ran (the speed benchmarks above are the controlled "
+                     "comparison).")
     return items
 
 
