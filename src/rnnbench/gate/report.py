@@ -39,9 +39,9 @@ def format_text(comparison: Comparison) -> str:
         "Mann-Whitney U on raw rounds), or when a deterministic count grew."
     )
     if comparison.added:
-        lines.append(f"\nadded (not in the baseline, not judged): {', '.join(comparison.added)}")
+        lines.append(f"\nadded (not in the baseline, not judged): {_listed(comparison.added)}")
     if comparison.removed:
-        lines.append(f"removed (in the baseline only): {', '.join(comparison.removed)}")
+        lines.append(f"removed (in the baseline only): {_listed(comparison.removed)}")
     shrunk = [
         f"  {v.case}: {c.describe()}" for v in comparison.verdicts for c in v.signals if not c.grew
     ]
@@ -57,6 +57,11 @@ def format_text(comparison: Comparison) -> str:
     else:
         lines.append(f"\nno regression in {len(comparison.verdicts)} common case(s)")
     return "\n".join(lines)
+
+
+def _listed(cases: tuple[str, ...], shown: int = 8) -> str:
+    more = f" and {len(cases) - shown} more (see --json)" if len(cases) > shown else ""
+    return ", ".join(cases[:shown]) + more
 
 
 def reasons(verdict: Verdict) -> list[str]:

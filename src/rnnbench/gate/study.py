@@ -156,6 +156,9 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         f"Slowed cases: {', '.join(f'`{c}`' for c in cases)}.",
         "",
+        "Measured with `python -m rnnbench.gate.study --reruns "
+        f"{result['runs']} --pytest-args \"{result.get('pytest_args', '')}\"`.",
+        "",
         "| min_ratio | false alarms (conf.) | all pairs (conf.) | factor | "
         + " | ".join(f"detected {c}" for c in short) + " | named |",
         "|---" * (5 + len(short)) + "|",
