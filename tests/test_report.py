@@ -16,10 +16,11 @@ from rnnbench.report import guide, readme
 from rnnbench.report.compare import compare
 from rnnbench.report.load import load_bench
 
-CELL_BASE = {"lstm": 0.040, "gru": 0.032}  # seconds at T=100, B=64, forward+backward, native
+# seconds at T=100, B=64, forward+backward, native
+CELL_BASE = {"lstm": 0.040, "gru": 0.032, "bilstm": 0.088, "bigru": 0.0576}
 EAGER = 1.25  # eager / native
 FORWARD = 0.4  # forward / forward+backward, so backward is 60 %
-GATES = {"lstm": 4, "gru": 3}
+GATES = {"lstm": 4, "gru": 3, "bilstm": 8, "bigru": 6}
 
 
 def bench_case(cell: str, impl: str, T: int, B: int, pass_: str, memory: bool = True,
@@ -151,7 +152,8 @@ def test_guide_numbers_come_from_the_data(report: Path) -> None:
     guide = section((report / "README.md").read_text(), "## Selection guide")
     # LSTM/GRU = 0.040/0.032 everywhere; memory GRU/LSTM = 3/4 gates.
     assert "GRU is 1.25× faster (LSTM native 4.00 ms vs GRU native 3.20 ms" in guide
-    assert "LSTM/GRU time ratio 1.25× at T=50 and 1.25× at T=200" in guide
+    assert "LSTM takes 1.25× GRU's time at T=50 and 1.25× at T=200" in guide
+    assert "GRU is faster at every T measured, so the data do not support limiting GRU" in guide
     assert "GRU needs less with the native layers: 600.0 MiB vs LSTM 800.0 MiB (75%)" in guide
     assert "least over implementations" not in guide  # no custom impl needs less here
     assert ("LSTM eager 1.25×, GRU eager 1.25× at B=64; LSTM eager 1.25×, GRU eager 1.25× "
@@ -163,6 +165,14 @@ def test_guide_numbers_come_from_the_data(report: Path) -> None:
     assert "Runs were still improving at their last epoch" in guide
     assert "RNN 0/2, LSTM 2/2 (mean 200 steps), GRU 2/2 (mean 250 steps)" in guide
     assert "LSTM does better here" in guide
+
+
+def test_bidirectional_cost_against_the_seed(tmp_path: Path) -> None:
+    data = bench_results(cells=("lstm", "gru", "bilstm", "bigru"))
+    text = guide.bidirectional(load_bench(write(tmp_path / "bi.json", data)))
+    # 0.088 / 0.040 and 0.0576 / 0.032; the seed's own table: 210 s / 142 s.
+    assert "time BiLSTM/LSTM 2.20×, BiGRU/GRU 1.80×, on both sides of the seed's 2×" in text
+    assert "210 s/142 s = 1.48× per epoch" in text
 
 
 def test_convergence_tables(report: Path) -> None:

@@ -88,23 +88,31 @@ def long_sequences(results: BenchResults) -> str:
     factors = {t: p[0].median / p[1].median for t, p in pairs.items()}
     short, long_ = min(pairs), max(pairs)
     per_step = {cell: pairs[long_][i].median / long_ for i, cell in enumerate(("lstm", "gru"))}
-    below = [f for t, f in factors.items() if t < seed.GRU_MODERATE_LENGTH]
-    above = [f for t, f in factors.items() if t >= seed.GRU_MODERATE_LENGTH]
+    limit = seed.GRU_MODERATE_LENGTH
+    gru_faster = {t: f > 1 for t, f in factors.items()}
     text = (f"- **{label}** (B={b}, {'forward+backward' if pass_ == 'fwdbwd' else 'forward'}): "
-            f"LSTM/GRU time ratio {ratio(factors[short])} at T={short} and "
+            f"LSTM takes {ratio(factors[short])} GRU's time at T={short} and "
             f"{ratio(factors[long_])} at T={long_} ({seconds(per_step['lstm'])} vs "
             f"{seconds(per_step['gru'])} per time step at T={long_}). ")
-    if above and min(above) > 1:
-        text += (f"GRU stays faster at every T ≥ {seed.GRU_MODERATE_LENGTH} measured, so the "
-                 f"data do not support limiting GRU to sequences shorter than "
-                 f"{seed.GRU_MODERATE_LENGTH} on cost grounds")
-    elif above:
-        text += (f"GRU loses its speed edge at some T ≥ {seed.GRU_MODERATE_LENGTH}, in line "
-                 f"with the seed's GRU-for-T<{seed.GRU_MODERATE_LENGTH} advice")
+    above = [t for t in gru_faster if t >= limit]
+    below = [t for t in gru_faster if t < limit]
+    if all(gru_faster.values()):
+        text += "GRU is faster at every T measured"
+        if above:
+            text += (f", so the data do not support limiting GRU to sequences shorter than "
+                     f"{limit} on cost grounds")
+    elif not any(gru_faster.values()):
+        text += ("LSTM is as fast or faster at every T measured: the seed's speed argument for "
+                 "GRU does not hold on this device")
+    elif below and all(gru_faster[t] for t in below) and not any(gru_faster[t] for t in above):
+        text += (f"GRU is faster below T={limit} only, in line with the seed's "
+                 f"GRU-for-T<{limit} advice")
     else:
-        text += f"no T ≥ {seed.GRU_MODERATE_LENGTH} measured"
+        faster = ", ".join(f"T={t}" for t, g in gru_faster.items() if g)
+        slower = ", ".join(f"T={t}" for t, g in gru_faster.items() if not g)
+        text += f"GRU is faster at {faster} and LSTM at {slower}"
     if not below:
-        text += f" (no T < {seed.GRU_MODERATE_LENGTH} measured)"
+        text += f" (no T < {limit} measured)"
     return text + (". Whether LSTM keeps long-range information better is a convergence "
                    "question: see the accuracy items below.")
 
@@ -159,13 +167,13 @@ def bidirectional(results: BenchResults) -> str:
     shapes: dict[tuple, list[Case]] = {}
     for case in find(results.cases, impl="native"):
         shapes.setdefault((*reference_key(case), case.pass_), []).append(case)
-    found: dict[tuple, list[str]] = {}
+    found: dict[tuple, dict[str, float]] = {}
     for key, cases in shapes.items():
         for one, two in (("lstm", "bilstm"), ("gru", "bigru")):
             pair = _pair(cases, one, two)
             if pair:
-                found.setdefault(key, []).append(
-                    f"{cell_name(two)}/{cell_name(one)} {ratio(pair[1].median / pair[0].median)}")
+                found.setdefault(key, {})[f"{cell_name(two)}/{cell_name(one)}"] = (
+                    pair[1].median / pair[0].median)
     if not found:
         return f"- **{label}**: no bidirectional case beside its one-way cell; {seed_note}."
     reference = reference_shape(results.cases)
@@ -176,9 +184,14 @@ def bidirectional(results: BenchResults) -> str:
 
     best = min(found, key=preference)
     sample = shapes[best][0]
-    return (f"- **{label}** ({shape_label(sample)}, native): time {', '.join(found[best])}; "
-            f"{seed_note}. The parameters double exactly (two directions, and wider layers "
-            "above the first).")
+    factors = found[best].values()
+    verdict = ("at or above the seed's 2×" if min(factors) >= seed.BIDIRECTIONAL_COST else
+               "below the seed's 2×" if max(factors) < seed.BIDIRECTIONAL_COST else
+               "on both sides of the seed's 2×")
+    times = ", ".join(f"{name} {ratio(factor)}" for name, factor in found[best].items())
+    return (f"- **{label}** ({shape_label(sample)}, native): time {times}, "
+            f"{verdict}; {seed_note}. The parameters double exactly (two directions, and wider "
+            "layers above the first).")
 
 
 def implementation(results: BenchResults) -> str:
@@ -206,8 +219,9 @@ def implementation(results: BenchResults) -> str:
         return ""
     return (f"- **Custom cells** ({shape_label(shape[0], with_pass=False).split(' ', 2)[2]}, "
             f"T={reference[6]}, {'forward+backward' if pass_ == 'fwdbwd' else 'forward'}): "
-            f"the fastest custom implementation over native: {'; '.join(sentences)}. A "
-            "modified gate costs at least that much before its own work.")
+            f"time of the fastest custom implementation over native: {'; '.join(sentences)} "
+            "(below 1× the custom loop beats the native kernel). A modified gate starts from "
+            "this overhead or gain before its own work.")
 
 
 def device_items(results: BenchResults) -> list[str]:
