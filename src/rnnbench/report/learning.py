@@ -74,7 +74,8 @@ def curves(results: ConvergenceResults, path: Path) -> Path | None:
     for ax, name in zip(axes, metrics, strict=True):
         _panel(ax, results, name)
         ax.set_title(METRIC_LABELS.get(name, name), fontsize=10)
-    axes[0].legend(fontsize=8, loc="best")
+    axes[-1].legend(*axes[0].get_legend_handles_labels(), fontsize=8, loc="upper left",
+                    bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
     note = "line: mean over seeds, band: min–max"
     if results.task == "imdb" and metric == "val_accuracy":
         note += ", dotted: seed article's best accuracy"

@@ -7,6 +7,7 @@ the vanilla RNN grey; a bidirectional cell is the darker sibling of its one-way 
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from matplotlib.figure import Figure
@@ -58,8 +59,15 @@ def sort_key_impl(impl: str) -> tuple[int, str]:
 def plain_log(axis) -> None:
     """Log scale ticked at 1, 2, 5 × 10^k and labelled as plain numbers (0.2, 50, 2000)."""
     axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: _tick(v)))
     axis.set_minor_formatter(NullFormatter())
+
+
+def _tick(value: float) -> str:
+    """1, 2 or 5 × 10^k without an exponent: 0.00005, 0.2, 2000."""
+    if value <= 0:
+        return f"{value:g}"
+    return f"{value:.{max(0, -math.floor(math.log10(value) + 1e-9))}f}"
 
 
 def new_figure(panels: int, width: float = 5.2, height: float = 3.9) -> tuple[Figure, list]:
