@@ -122,3 +122,12 @@ def test_limit_larger_than_the_data_exits_2(archive, tmp_path, capsys) -> None:
                               "--out", tmp_path / "x.json", *TINY)
     assert status == 2
     assert "limit=81 is not accepted: the train split" in err and "has only 80 reviews" in err
+
+
+def test_threads_apply_to_the_run_only(tmp_path, capsys) -> None:
+    before = torch.get_num_threads()
+    status, _, _ = converge(capsys, "--cells", "gru", "--seeds", "1", "--epochs", "1",
+                            "--steps-per-epoch", "2", "--seq-len", "5", "--threads", "1",
+                            "--out", tmp_path / "t.json", "--quiet")
+    assert status == 0 and torch.get_num_threads() == before
+    assert json.loads((tmp_path / "t.json").read_text())["environment"]["threads"] == 1

@@ -167,7 +167,17 @@ def run(args: argparse.Namespace) -> int:
     device = _device(args.device)
     if args.threads is not None:
         check_positive("threads", args.threads)
-        torch.set_num_threads(args.threads)
+    threads = torch.get_num_threads()
+    try:
+        if args.threads is not None:
+            torch.set_num_threads(args.threads)
+        return _train(args, cells, seeds, epochs, device)
+    finally:
+        torch.set_num_threads(threads)  # a caller in the same process keeps its setting
+
+
+def _train(args: argparse.Namespace, cells: list[str], seeds: int, epochs: int,
+           device: torch.device) -> int:
     experiment = experiment_for(args)
     data = experiment.prepare()
     out = args.out or Path(f"converge-{args.task}.json")
