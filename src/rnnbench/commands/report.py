@@ -40,7 +40,10 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("--compare takes exactly two files: do not also pass RESULTS.json "
                              f"({', '.join(map(str, args.results))})")
         old, new = (load_bench(path) for path in args.compare)
-        page = compare.write(old, new, args.out, args.name)
+        command = (f"rnnbench report --compare {' '.join(p.as_posix() for p in args.compare)} "
+                   f"--out {args.out.as_posix()}"
+                   + (f" --name {args.name}" if args.name != "compare" else ""))
+        page = compare.write(old, new, args.out, args.name, command)
         print(page)
         return 0
     explicit = bool(args.results)

@@ -74,6 +74,7 @@ class BenchResults:
     cases: tuple[Case, ...]
     skipped: tuple[str, ...] = ()
     threads: int | None = None
+    timer: str | None = None
 
     @property
     def devices(self) -> tuple[str, ...]:
@@ -150,7 +151,15 @@ def load_bench(path: Path, data: Any | None = None) -> BenchResults:
         cases=tuple(sorted(cases, key=lambda c: (c.shape, c.cell, c.impl))),
         skipped=tuple(skipped),
         threads=_int_or_none(machine.get("threads")),
+        timer=_timer(data["benchmarks"]),
     )
+
+
+def _timer(benchmarks: list[Any]) -> str | None:
+    """The clock pytest-benchmark timed with (``perf_counter``: wall; ``process_time``: CPU)."""
+    timers = sorted({str(b["options"]["timer"]) for b in benchmarks if isinstance(b, Mapping)
+                     and isinstance(b.get("options"), Mapping) and b["options"].get("timer")})
+    return ", ".join(timers) or None
 
 
 def _first_version(cases: list[Case], data: Mapping[str, Any]) -> str | None:

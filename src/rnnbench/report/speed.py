@@ -168,7 +168,13 @@ def _summary(results: BenchResults) -> str:
     cells = sorted({c.cell for c in results.cases}, key=sort_key_cell)
     impls = sorted({c.impl for c in results.cases}, key=sort_key_impl)
     missing = [i for i in IMPL_ORDER if i not in impls]
-    line = (f"{len(results.cases)} cases measured {results.date} with torch "
+    timer = {"perf_counter": "wall-clock time (perf_counter)",
+             "process_time": "process CPU time (process_time)"}.get(results.timer or "",
+                                                                    results.timer)
+    threads = f", {results.threads} CPU thread{'s' * (results.threads != 1)}" if (
+        results.threads) else ""
+    line = (f"{len(results.cases)} cases measured {results.date}"
+            f"{f' as {timer}' if timer else ''}{threads} with torch "
             f"{results.torch_version}, dtype {', '.join(results.dtypes) or '–'}, device "
             f"{', '.join(results.devices) or '–'}; cells {', '.join(map(cell_name, cells)) or '–'}"
             f"; implementations {', '.join(impls) or '–'}.")
