@@ -127,10 +127,11 @@ def test_results_json_documents_every_epoch(tmp_path) -> None:
     assert run["params"]["total"] == run["params"]["module"] > 0
     epoch = run["epochs"][1]
     for key in ("epoch", "step", "train_loss", "train_accuracy", "eval_loss", "eval_accuracy",
-                "train_seconds", "eval_seconds", "tokens", "padded_tokens",
+                "train_seconds", "train_cpu_seconds", "eval_seconds", "tokens", "padded_tokens",
                 "tokens_per_second", "peak_memory_mib", "peak_memory_method", "finished"):
         assert key in epoch, key
     assert epoch["tokens"] == epoch["padded_tokens"] == 5 * 64 * 12
+    assert epoch["train_cpu_seconds"] > 0 and run["summary"]["cpu_seconds_per_epoch"] > 0
     for key in ("solved", "steps_to_solve", "final_loss", "seconds_per_epoch",
                 "tokens_per_second", "peak_memory_mib"):
         assert key in run["summary"], key

@@ -29,11 +29,15 @@ Schema ``rnnbench.converge/1`` (all accuracies are fractions, times seconds, mem
           "epoch": 1, "step": 313,         # step: optimizer steps so far
           "train_loss", "train_accuracy",  # means over the epoch, dropout on
           "<split>_loss", "<split>_accuracy",   # split: val and test (imdb) or eval
-          "train_seconds", "eval_seconds", "tokens", "padded_tokens",
+          "train_seconds", "eval_seconds",  # wall clock
+          "train_cpu_seconds",             # process CPU time (all threads): with one
+                                           #   thread, robust to other jobs on the machine
+          "tokens", "padded_tokens",
           "tokens_per_second",             # real (unpadded) training tokens per second
           "peak_memory_mib", "peak_memory_method",   # see metrics.py
           "finished": ISO-8601}],
         "summary": {"epochs_run", "seconds_per_epoch" (median train_seconds),
+                    "cpu_seconds_per_epoch" (median train_cpu_seconds),
                     "tokens_per_second" (median), "peak_memory_mib" (max),
                     # imdb:
                     "best_val_accuracy", "best_epoch", "test_accuracy_at_best",

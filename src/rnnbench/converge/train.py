@@ -59,7 +59,7 @@ def train_epoch(experiment: Experiment, model: ConvergenceModel, optimizer: torc
     model.train()
     loss_sum = loss_count = hits = hit_count = tokens = padded = steps = 0
     _synchronize(device)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     batches = experiment.train_batches(seed, epoch)
     for batch in _bar(batches, experiment.train_steps(), desc, quiet):
         batch = batch.to(device)
@@ -74,11 +74,11 @@ def train_epoch(experiment: Experiment, model: ConvergenceModel, optimizer: torc
         hits, hit_count = hits + tally.hits, hit_count + tally.hit_count
         tokens, padded, steps = tokens + batch.tokens, padded + batch.padded_tokens, steps + 1
     _synchronize(device)
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     return {
         "train_loss": loss_sum / loss_count, "train_accuracy": hits / hit_count,
-        "train_seconds": seconds, "train_steps": steps, "tokens": tokens, "padded_tokens": padded,
-        "tokens_per_second": tokens / seconds,
+        "train_seconds": seconds, "train_cpu_seconds": cpu_seconds, "train_steps": steps,
+        "tokens": tokens, "padded_tokens": padded, "tokens_per_second": tokens / seconds,
     }
 
 
@@ -98,10 +98,11 @@ def evaluate(experiment: Experiment, model: ConvergenceModel, split: str,
 
 
 def timing_summary(epochs: list[dict[str, Any]]) -> dict[str, float | None]:
-    if not epochs:
-        return {"seconds_per_epoch": None, "tokens_per_second": None, "peak_memory_mib": None}
     return {
         "seconds_per_epoch": statistics.median(e["train_seconds"] for e in epochs),
+        # absent from files written before it was recorded
+        "cpu_seconds_per_epoch": statistics.median(e["train_cpu_seconds"] for e in epochs)
+        if all("train_cpu_seconds" in e for e in epochs) else None,
         "tokens_per_second": statistics.median(e["tokens_per_second"] for e in epochs),
         "peak_memory_mib": max(e["peak_memory_mib"] for e in epochs),
     }
