@@ -12,8 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rnnbench.cli import main
-from rnnbench.report import guide, readme
+from rnnbench.report import guide, learning, readme
 from rnnbench.report.compare import compare
+from rnnbench.report.convergence import load_convergence
 from rnnbench.report.load import load_bench
 
 # seconds at T=100, B=64, forward+backward, native
@@ -166,7 +167,8 @@ def test_guide_numbers_come_from_the_data(report: Path) -> None:
     assert "Runs were still improving at their last epoch" in guide
     assert "LSTM/GRU 1.50× (seed: 1.20×); process CPU seconds of 2 runs per cell" in guide
     assert "RNN 0/2, LSTM 2/2 (mean 200 steps), GRU 2/2 (mean 250 steps)" in guide
-    assert "LSTM does better here" in guide
+    assert "LSTM does better than GRU here, as the seed's LSTM-for-long-range" in guide
+    assert "The vanilla RNN falls behind every gated cell." in guide
 
 
 def test_bidirectional_cost_against_the_seed(tmp_path: Path) -> None:
@@ -175,6 +177,19 @@ def test_bidirectional_cost_against_the_seed(tmp_path: Path) -> None:
     # 0.088 / 0.040 and 0.0576 / 0.032; the seed's own table: 210 s / 142 s.
     assert "time BiLSTM/LSTM 2.20×, BiGRU/GRU 1.80×, on both sides of the seed's 2×" in text
     assert "210 s/142 s = 1.48× per epoch" in text
+
+
+def test_unsolved_task_is_ranked_by_its_final_metric(tmp_path: Path) -> None:
+    # Held-out loss per epoch; final accuracy = 1 - loss; nobody reaches 99 % accuracy.
+    data = convergence_results("copy", {"rnn": [[0.9, 0.88]] * 2, "lstm": [[0.9, 0.7]] * 2,
+                                        "gru": [[0.8, 0.4], [0.8, 0.2]]})
+    data["data"]["solved_when"] = "eval_accuracy (recalled symbols) >= 0.99"
+    results = load_convergence(write(tmp_path / "copy.json", data))
+    (item,) = learning.accuracy_items([results])
+    assert "RNN 0/2, LSTM 0/2, GRU 0/2. No cell reached the threshold" in item
+    assert ("by the final held-out accuracy (mean over seeds): GRU 70.0% > LSTM 30.0% > RNN "
+            "12.0%.") in item
+    assert "GRU does as well as LSTM or better here (judged by the final held-out accuracy" in item
 
 
 def test_convergence_tables(report: Path) -> None:

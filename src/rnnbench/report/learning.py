@@ -215,7 +215,27 @@ def _imdb_items(results: ConvergenceResults) -> list[str]:
 
 
 def _synthetic_item(results: ConvergenceResults) -> str:
+    """Which cells solved a long-range task, how fast, and how close the others came."""
     by_cell = results.by_cell()
+    threshold = results.threshold
+    by_accuracy = bool(threshold and "accuracy" in threshold[0])
+    final_key, final_name = (("final_accuracy", "accuracy") if by_accuracy
+                             else ("final_loss", "loss"))
+
+    def final(cell: str) -> float | None:
+        values = summary_values(by_cell[cell], final_key)
+        return statistics.fmean(values) if values else None
+
+    def score(cell: str) -> tuple[float, float, float]:
+        """Share of seeds solved, then fewer steps, then the better final metric."""
+        runs = by_cell[cell]
+        solved = [r for r in runs if r.summary.get("solved")]
+        steps = summary_values(solved, "steps_to_solve")
+        value = final(cell)
+        last = float("-inf") if value is None else (value if by_accuracy else -value)
+        return (len(solved) / len(runs), -statistics.fmean(steps) if steps else float("-inf"),
+                last)
+
     parts = []
     for cell, runs in by_cell.items():
         solved = [r for r in runs if r.summary.get("solved")]
@@ -224,31 +244,32 @@ def _synthetic_item(results: ConvergenceResults) -> str:
                      + (f" (mean {statistics.fmean(steps):,.0f} steps)" if steps else ""))
     text = (f"- **Long-range memory, {task_title(results)}** (`{results.path.name}`): seeds "
             f"that solved it: {', '.join(parts)}.")
-
-    def score(cell: str) -> tuple[float, float]:
-        runs = by_cell.get(cell, [])
-        solved = [r for r in runs if r.summary.get("solved")]
-        steps = summary_values(solved, "steps_to_solve")
-        return (len(solved) / len(runs) if runs else 0.0,
-                -statistics.fmean(steps) if steps else float("-inf"))
-
-    if all(score(cell)[0] == 0 for cell in by_cell):
-        return text + " No cell solved it in the steps run: no evidence either way."
+    nobody = all(score(cell)[0] == 0 for cell in by_cell)
+    if nobody:
+        fmt = percent if by_accuracy else plain
+        ranked = sorted((c for c in by_cell if final(c) is not None), key=score, reverse=True)
+        text += " No cell reached the threshold in the steps run"
+        if ranked:
+            text += (f"; by the final held-out {final_name} (mean over seeds): "
+                     + " > ".join(f"{cell_name(c)} {fmt(final(c))}" for c in ranked))
+        text += "."
+    how = f" (judged by the final held-out {final_name}, as none solved it)" if nobody else ""
     if "lstm" in by_cell and "gru" in by_cell:
-        lstm, gru = score("lstm"), score("gru")
-        if lstm[0] == gru[0] == 0:
-            text += " Neither LSTM nor GRU solved it in the steps run."
-        elif lstm > gru:
-            text += " LSTM does better here, as the seed's LSTM-for-long-range advice expects."
+        if score("lstm") > score("gru"):
+            text += (f" LSTM does better than GRU here{how}, as the seed's LSTM-for-long-range "
+                     "advice expects.")
         else:
-            text += (" GRU does as well or better here: the data do not support the seed's "
-                     "preference for LSTM on long-range dependencies at this length.")
-    if "rnn" in by_cell:
-        rnn = score("rnn")
-        gated = [score(c) for c in by_cell if c != "rnn"]
-        if gated and rnn[0] < max(g[0] for g in gated):
-            text += " The vanilla RNN falls behind the gated cells."
-        elif gated:
+            text += (f" GRU does as well as LSTM or better here{how}: the data do not support "
+                     "the seed's preference for LSTM on long-range dependencies at this length.")
+    if "rnn" in by_cell and len(by_cell) > 1:
+        gated = [c for c in by_cell if c != "rnn"]
+        ahead = [c for c in gated if score(c) > score("rnn")]
+        if len(ahead) == len(gated):
+            text += " The vanilla RNN falls behind every gated cell."
+        elif ahead:
+            text += (f" The vanilla RNN falls behind {', '.join(map(cell_name, ahead))} but not "
+                     f"{', '.join(cell_name(c) for c in gated if c not in ahead)}.")
+        else:
             text += " The vanilla RNN keeps up with the gated cells at this length."
     return text
 
