@@ -55,7 +55,7 @@ def _panel(ax, results: ConvergenceResults, metric: str) -> None:
     elif metric.endswith("accuracy"):
         ax.yaxis.set_major_locator(MaxNLocator(steps=[1, 2, 5, 10]))
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v * 100:.4g}%"))
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 2.5, 5, 10]))
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True, steps=[1, 2, 2.5, 5, 10]))
     ax.set_xlabel("epoch" if x == "epoch" else "training step")
     ax.set_ylabel(METRIC_LABELS.get(metric, metric))
     ax.grid(True, alpha=0.3)
