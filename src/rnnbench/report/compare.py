@@ -100,18 +100,26 @@ def plot(comparison: Comparison, path: Path) -> Path | None:
     if max(values) / min(values) > 4:  # a narrow range reads better on a linear axis
         ax.set_xscale("log")
         plain_log(ax.xaxis)
+    else:
+        pad = 0.05 * (max(values) - min(values))
+        ax.set_xlim(min(values) - pad, max(values) + pad)
     ax.set_yticks(range(len(labels)), labels, fontsize=8)
     ax.set_ylim(len(labels) - 0.5, -0.5)
     for row in range(len(labels) - 1):
         ax.axhline(row + 0.5, color="#dddddd", linewidth=0.6)
-    ax.set_xlabel(f"median time {comparison.new.path.name} / {comparison.old.path.name} "
-                  "(×; < 1: second file faster)")
+    ax.set_xlabel(f"median time {comparison.new.path.as_posix()} / "
+                  f"{comparison.old.path.as_posix()} (×; < 1: second file faster)")
     ax.grid(True, axis="x", alpha=0.3)
     impls = {p.old.impl for p in pairs}
     ax.legend(handles=legend_handles(cells, impls), fontsize=8, loc="upper left",
               bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
-    footer = (f"first: {comparison.old.footer}\nsecond: {comparison.new.footer}")
+    footer = f"first: {_footer(comparison.old)}\nsecond: {_footer(comparison.new)}"
     return finish(fig, path, "Second results file relative to the first", footer)
+
+
+def _footer(results: BenchResults) -> str:
+    """The plot footer with the file's whole path: two files may share a name."""
+    return results.footer.replace(results.path.name, results.path.as_posix())
 
 
 def _shape(case: Case) -> tuple:
