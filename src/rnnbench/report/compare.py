@@ -14,13 +14,10 @@ from pathlib import Path
 
 from rnnbench.report.analysis import shape_label
 from rnnbench.report.load import BenchResults, Case
-from rnnbench.report.plots import legend_handles
+from rnnbench.report.plots import ratio_dots
 from rnnbench.report.style import (
-    cell_colour,
     cell_name,
     finish,
-    impl_style,
-    new_figure,
     plain_log,
     sort_key_cell,
     sort_key_impl,
@@ -87,15 +84,10 @@ def plot(comparison: Comparison, path: Path) -> Path | None:
         return None
     labels = list(dict.fromkeys(shape_label(p.old) for p in sorted(
         pairs, key=lambda p: _shape(p.old))))
-    cells = sorted({p.old.cell for p in pairs}, key=sort_key_cell)
-    fig, (ax,) = new_figure(1, width=9.5, height=max(2.8, 0.42 * len(labels) + 1.4))
-    step = 0.6 / max(len(cells), 1)
-    for pair in pairs:
-        row = labels.index(shape_label(pair.old))
-        offset = (cells.index(pair.old.cell) - (len(cells) - 1) / 2) * step
-        ax.plot(pair.ratio, row + offset, linestyle="none", color=cell_colour(pair.old.cell),
-                marker=impl_style(pair.old.impl)["marker"], markersize=6)
-    ax.axvline(1.0, color="#333333", linewidth=1)
+    fig, ax = ratio_dots(
+        [(p.old, p.ratio) for p in pairs], labels, extra_height=1.4,
+        xlabel=f"median time {comparison.new.path.as_posix()} / "
+               f"{comparison.old.path.as_posix()} (×; < 1: second file faster)")
     values = [p.ratio for p in pairs] + [1.0]
     if max(values) / min(values) > 4:  # a narrow range reads better on a linear axis
         ax.set_xscale("log")
@@ -103,16 +95,6 @@ def plot(comparison: Comparison, path: Path) -> Path | None:
     else:
         pad = 0.05 * (max(values) - min(values))
         ax.set_xlim(min(values) - pad, max(values) + pad)
-    ax.set_yticks(range(len(labels)), labels, fontsize=8)
-    ax.set_ylim(len(labels) - 0.5, -0.5)
-    for row in range(len(labels) - 1):
-        ax.axhline(row + 0.5, color="#dddddd", linewidth=0.6)
-    ax.set_xlabel(f"median time {comparison.new.path.as_posix()} / "
-                  f"{comparison.old.path.as_posix()} (×; < 1: second file faster)")
-    ax.grid(True, axis="x", alpha=0.3)
-    impls = {p.old.impl for p in pairs}
-    ax.legend(handles=legend_handles(cells, impls), fontsize=8, loc="upper left",
-              bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     footer = f"first: {_footer(comparison.old)}\nsecond: {_footer(comparison.new)}"
     return finish(fig, path, "Second results file relative to the first", footer)
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
@@ -21,7 +23,7 @@ from rnnbench.report.analysis import (
     shape_label,
     sweeps,
 )
-from rnnbench.report.load import BenchResults
+from rnnbench.report.load import BenchResults, Case
 from rnnbench.report.style import (
     cell_colour,
     cell_name,
@@ -106,31 +108,43 @@ def memory_vs_t(results: BenchResults, path: Path) -> Path | None:
                          require=lambda c: c.peak_memory_bytes is not None)
 
 
+def ratio_dots(points: list[tuple[Case, float]], labels: list[str], xlabel: str,
+               top: float = -0.5, extra_height: float = 1.2) -> tuple[Figure, Axes]:
+    """One row per shape label, one dot per cell (colour) and impl (marker) at its ratio.
+
+    Shared by the custom/native figure and the comparison page, so both read the same way.
+    """
+    cells = sorted({case.cell for case, _ in points}, key=sort_key_cell)
+    fig, (ax,) = new_figure(1, width=9.5, height=max(2.8, 0.42 * len(labels) + extra_height))
+    step = 0.6 / max(len(cells), 1)
+    for case, value in points:
+        row = labels.index(shape_label(case))
+        offset = (cells.index(case.cell) - (len(cells) - 1) / 2) * step
+        ax.plot(value, row + offset, linestyle="none", color=cell_colour(case.cell),
+                marker=impl_style(case.impl)["marker"], markersize=6)
+    ax.axvline(1.0, color="#333333", linewidth=1)
+    ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    ax.set_ylim(len(labels) - 0.5, top)
+    for row in range(len(labels) - 1):
+        ax.axhline(row + 0.5, color="#dddddd", linewidth=0.6)
+    ax.set_xlabel(xlabel)
+    ax.grid(True, axis="x", alpha=0.3)
+    impls = {case.impl for case, _ in points}
+    ax.legend(handles=legend_handles(cells, impls), fontsize=8, loc="upper left",
+              bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    return fig, ax
+
+
 def custom_vs_native(results: BenchResults, path: Path) -> Path | None:
     """Custom/native time ratio per shape: one row per shape, one dot per cell and impl."""
     ratios = native_ratios(results.cases)
     if not ratios:
         return None
     labels = list(dict.fromkeys(shape_label(r.custom) for r in ratios))
-    cells = sorted({r.custom.cell for r in ratios}, key=sort_key_cell)
-    fig, (ax,) = new_figure(1, width=9.5, height=max(2.8, 0.42 * len(labels) + 1.2))
-    step = 0.6 / max(len(cells), 1)
-    for r in ratios:
-        row = labels.index(shape_label(r.custom))
-        offset = (cells.index(r.custom.cell) - (len(cells) - 1) / 2) * step
-        ax.plot(r.value, row + offset, linestyle="none", color=cell_colour(r.custom.cell),
-                marker=impl_style(r.custom.impl)["marker"], markersize=6)
-    ax.axvline(1.0, color="#333333", linewidth=1)
+    fig, ax = ratio_dots(
+        [(r.custom, r.value) for r in ratios], labels, top=-1,
+        xlabel="custom median time / native median time (×; < 1 is faster than native)")
     ax.text(1.0, -0.75, " native = 1", fontsize=8, va="center")
-    ax.set_yticks(range(len(labels)), labels, fontsize=8)
-    ax.set_ylim(len(labels) - 0.5, -1)
-    ax.set_xlabel("custom median time / native median time (×; < 1 is faster than native)")
-    ax.grid(True, axis="x", alpha=0.3)
-    for row in range(len(labels) - 1):
-        ax.axhline(row + 0.5, color="#dddddd", linewidth=0.6)
-    impls = {r.custom.impl for r in ratios}
-    ax.legend(handles=legend_handles(cells, impls), fontsize=8, loc="upper left",
-              bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     return finish(fig, path, "Custom implementations relative to native", results.footer)
 
 
