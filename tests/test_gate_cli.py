@@ -47,7 +47,7 @@ def test_added_and_removed_cases_are_listed(tmp_path, capsys) -> None:
     base, now = suite(), suite()
     now["benchmarks"][1]["extra_info"]["case"] = "lstm-script"
     status, out = run_cli(capsys, "gate", write(tmp_path / "b.json", base),
-                          write(tmp_path / "n.json", now))
+                          write(tmp_path / "n.json", now), "--allow-missing")
     assert status == 0
     assert "added (not in the baseline, not judged): lstm-script" in out
     assert "removed (in the baseline only): lstm-eager" in out
@@ -98,7 +98,8 @@ def test_refresh_without_a_result_runs_the_suite_and_keeps_the_baseline_if_it_fa
     class Failed:
         returncode = 3
 
-    monkeypatch.setattr("subprocess.run", lambda command, check: commands.append(command) or Failed)
+    monkeypatch.setattr("subprocess.run",
+                        lambda command, check, **kw: commands.append(command) or Failed)
     status, out = run_cli(capsys, "baseline", "refresh", "--to", target,
                           "--pytest-args=-k lstm")
     assert status == 3 and "left as it was" in out
@@ -192,9 +193,11 @@ def test_run_measures_current_first_with_the_cpu_settings(tmp_path, monkeypatch,
         return 0
 
     monkeypatch.setattr("rnnbench.commands.gate.run_suite", fake_suite)
+    monkeypatch.setattr("rnnbench.commands.gate.this_machine", lambda: load_run(base).machine)
     current = tmp_path / "current.json"
     status, out = run_cli(capsys, "gate", base, current, "--run")
     assert status == 0 and asked == [(str(current), CPU_ARGS, ())]
+    assert "mode direct: the baseline was measured on this machine" in out
     assert "--rnnbench-threads=1" in CPU_ARGS and "process_time" in CPU_ARGS
 
     monkeypatch.setattr("rnnbench.commands.gate.run_suite", lambda *a: 1)

@@ -102,15 +102,15 @@ def test_different_gpu_models(tmp_path, capsys) -> None:
     base = write(tmp_path / "a100.json", run("NVIDIA A100-SXM4-80GB"))
     now = write(tmp_path / "h100.json", run("NVIDIA H100 80GB HBM3"))
     status, message = gate(capsys, base, now)
-    assert status == 2 and "different GPU models" in message
-    assert "A100" in message and "H100" in message and "record a baseline on this GPU" in message
+    assert status == 2 and "GPU models differ" in message
+    assert "A100" in message and "H100" in message and "--run" in message
 
 
 def test_different_thread_counts(tmp_path, capsys) -> None:
     base = write(tmp_path / "t1.json", suite(threads=1))
     now = write(tmp_path / "t2.json", suite(threads=2))
     status, message = gate(capsys, base, now)
-    assert status == 2 and "different CPU thread counts" in message
+    assert status == 2 and "CPU thread counts differ" in message
     assert "--rnnbench-threads" in message
 
 
@@ -123,15 +123,25 @@ def test_different_timers(tmp_path, capsys) -> None:
         case["options"]["timer"] = "perf_counter"
     status, message = gate(capsys, write(tmp_path / "w.json", wall),
                            write(tmp_path / "c.json", cpu_time))
-    assert status == 2 and "different timers" in message
+    assert status == 2 and "timers differ" in message
     assert "perf_counter" in message and "process_time" in message
 
 
-def test_a_different_cpu_model_is_only_a_note(tmp_path, good, capsys) -> None:
+def test_timings_of_another_cpu_model_are_not_compared(tmp_path, good, capsys) -> None:
     other = suite()
-    other["machine_info"]["device_name"] = "AMD EPYC 7B13"
+    other["machine_info"]["cpu"]["brand_raw"] = "AMD EPYC 7B13"
     status, message = gate(capsys, good, write(tmp_path / "amd.json", other))
-    assert status == 0 and "note: CPU models differ" in message
+    assert status == 2 and "CPU models differ" in message and "AMD EPYC 7B13" in message
+    assert "--run" in message  # what to do: measure the baseline's commit here
+
+
+def test_timings_of_another_instruction_set_are_not_compared(tmp_path, good, capsys) -> None:
+    base, other = suite(), suite()
+    base["machine_info"]["cpu"]["flags"] = ["avx2", "fma"]
+    other["machine_info"]["cpu"]["flags"] = ["avx2", "avx512f", "fma"]
+    status, message = gate(capsys, write(tmp_path / "b.json", base),
+                           write(tmp_path / "o.json", other))
+    assert status == 2 and "instruction sets differ" in message and "avx512f" in message
 
 
 @pytest.mark.parametrize("option", [["--min-ratio", "0.9"], ["--alpha", "1.5"],

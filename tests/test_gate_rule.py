@@ -8,12 +8,12 @@ from hypothesis import strategies as st
 from test_gate_synthetic import SHAPE, document, entry, suite, timings
 
 from rnnbench.gate import Rule, compare
-from rnnbench.gate.load import parse_run
+from rnnbench.gate.load import UnusableInput, parse_run
 
 
-def judge(base: dict, now: dict, **rule: object):
+def judge(base: dict, now: dict, allow_missing: bool = False, **rule: object):
     return compare(parse_run(base, "base.json", "baseline"), parse_run(now, "now.json"),
-                   Rule(**rule))
+                   Rule(**rule), allow_missing=allow_missing)
 
 
 def verdict(comparison, case: str):
@@ -58,10 +58,16 @@ def test_a_small_significant_change_is_below_the_effect_size() -> None:
     assert not eager.regressed  # ... but not by enough to fail CI
 
 
-def test_a_large_change_on_too_few_rounds_is_not_significant() -> None:
-    result = judge(suite(rounds=3), suite(eager_ms=47 * 1.5, rounds=3, seed=3))
+def test_a_run_with_too_few_rounds_for_any_significance_is_refused_by_name() -> None:
+    with pytest.raises(UnusableInput, match=r"\(lstm-native\) has 3 timing round.*fewer than 5"):
+        judge(suite(rounds=3), suite(rounds=3, seed=3))
+
+
+def test_a_large_change_on_few_rounds_is_not_significant() -> None:
+    noisy = {"spread": 0.4, "rounds": 5}
+    result = judge(suite(**noisy), suite(eager_ms=47 * 1.3, seed=3, **noisy))
     eager = verdict(result, "lstm-eager")
-    assert eager.ratio > 1.4 and eager.p_slower > 0.01 and not eager.regressed
+    assert eager.ratio > 1.2 and eager.p_slower > 0.01 and not eager.regressed
 
 
 def test_a_few_disturbed_rounds_do_not_fail() -> None:
@@ -100,12 +106,31 @@ def test_only_the_native_case_of_the_same_shape_is_the_reference() -> None:
     assert eager.reference == "lstm-native-T100" and eager.regressed
 
 
-def test_added_and_removed_cases_are_reported_not_failed() -> None:
-    base = document(*suite()["benchmarks"], entry("gru-eager", timings(40)))
+def test_added_cases_are_reported_not_failed() -> None:
     now = document(*suite()["benchmarks"], entry("lstm-script", timings(48)))
-    result = judge(base, now)
-    assert result.added == ("lstm-script",) and result.removed == ("gru-eager",)
-    assert not result.regressions
+    result = judge(suite(), now)
+    assert result.added == ("lstm-script",) and not result.regressions
+
+
+def test_a_run_missing_baseline_cases_is_unusable_unless_a_subset_is_allowed() -> None:
+    base = document(*suite()["benchmarks"], entry("gru-eager", timings(40)))
+    with pytest.raises(UnusableInput, match=r"lacks 1 case.*gru-eager.*--allow-missing"):
+        judge(base, suite())
+    assert judge(base, suite(), allow_missing=True).removed == ("gru-eager",)
+
+
+def test_a_run_missing_the_native_reference_is_unusable() -> None:
+    """Without its reference every custom case would be report-only: a silent pass."""
+    now = document(suite(eager_ms=47 * 3)["benchmarks"][1])  # the eager case alone
+    with pytest.raises(UnusableInput, match=r"lacks 1 case.*lstm-native"):
+        judge(suite(), now)
+
+
+def test_an_interrupted_run_says_so() -> None:
+    now = document(suite()["benchmarks"][1])
+    now["rnnbench"]["exitstatus"] = 2
+    with pytest.raises(UnusableInput, match="exit status 2: interrupted"):
+        judge(suite(), now)
 
 
 def test_a_faster_case_is_reported_as_faster() -> None:
@@ -113,7 +138,7 @@ def test_a_faster_case_is_reported_as_faster() -> None:
     assert eager.status == "faster" and not eager.regressed
 
 
-@pytest.mark.parametrize("signal", ["flops", "aten_ops"])
+@pytest.mark.parametrize("signal", ["aten_ops"])
 def test_any_growth_of_an_exact_count_fails_whatever_the_timings(signal: str) -> None:
     result = judge(suite(**{signal: 1000}), suite(seed=8, **{signal: 1001}))
     eager = verdict(result, "lstm-eager")
@@ -126,18 +151,22 @@ def test_a_shrinking_count_is_no_regression() -> None:
     assert not eager.regressed and eager.signals[0].ratio == 0.9
 
 
-def test_allocated_bytes_have_a_small_tolerance() -> None:
+def test_flops_are_computed_from_the_shape_and_not_gated() -> None:
+    assert not judge(suite(flops=1000), suite(flops=2000)).regressions
+
+
+def test_peak_memory_has_a_small_tolerance() -> None:
     base = suite(peak_memory_bytes=1_000_000)
     assert not judge(base, suite(peak_memory_bytes=1_010_000)).regressions
     assert judge(base, suite(peak_memory_bytes=1_100_000)).regressions
 
 
 def test_signals_can_be_ignored() -> None:
-    assert not judge(suite(flops=1), suite(flops=2), check_signals=False).regressions
+    assert not judge(suite(aten_ops=1), suite(aten_ops=2), check_signals=False).regressions
 
 
 def test_a_count_recorded_in_one_run_only_is_ignored() -> None:
-    assert not judge(suite(flops=1000), suite()).regressions
+    assert not judge(suite(aten_ops=1000), suite()).regressions
 
 
 def test_differing_library_versions_are_noted() -> None:

@@ -1,80 +1,256 @@
-"""``rnnbench gate``: fail CI on a real performance regression between two benchmark runs."""
+"""``rnnbench gate``: fail CI on a real performance regression, never on a change of machine.
+
+Three ways to judge (the output says which, and why):
+
+- **files**: ``gate BASELINE CURRENT`` compares two result files; their timings must come from
+  one machine with the same settings, else exit 2 with what to do.
+- **direct**: ``gate BASELINE CURRENT --run`` runs the suite into CURRENT and compares it with
+  BASELINE, when BASELINE was measured on this machine (same processor and instruction set).
+- **A/B**: when BASELINE comes from another machine, or with ``--ab``, or ``--against REV``
+  (no baseline file needed): the baseline's commit (or REV) and the current tree are measured
+  here, interleaved (:mod:`rnnbench.gate.ab`), and judged by the same rule with the A/B
+  threshold; deterministic counts are still compared with BASELINE when it is given.
+
+Exit codes: 0 no regression, 1 regression (the only cause of 1), 2 unusable input or
+environment, 130 interrupted.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
-from rnnbench.gate import Rule, compare, load_run
+from rnnbench.gate import ab
 from rnnbench.gate.baseline import write_atomic
-from rnnbench.gate.load import UnusableInput
+from rnnbench.gate.compare import (
+    AB_MIN_RATIO,
+    Comparison,
+    Confirmation,
+    Rule,
+    check_complete,
+    compare,
+    flag_difference,
+)
+from rnnbench.gate.load import Run, UnusableInput, load_run, machine_identity
 from rnnbench.gate.report import format_text, to_dict
 from rnnbench.gate.rerun import CPU_ARGS, run_suite
 
-HELP = "compare two pytest-benchmark JSON files; exit 1 on a regression, 2 on unusable input"
+HELP = ("judge a benchmark run against a baseline, measuring both on this machine when needed; "
+        "exit 1 on a regression, 2 on unusable input")
 
 REGRESSION = 1
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     defaults = Rule()
-    parser.add_argument("baseline", help="pytest-benchmark JSON of the baseline "
-                        "(e.g. baselines/cpu-quick.json)")
-    parser.add_argument("current", help="pytest-benchmark JSON of this run (--benchmark-json)")
+    parser.add_argument("baseline", nargs="?", help="pytest-benchmark JSON of the baseline "
+                        "(e.g. baselines/cpu-quick.json); optional with --against")
+    parser.add_argument("current", nargs="?", help="pytest-benchmark JSON of this run "
+                        "(--benchmark-json); with --run or --against, where to write it")
     parser.add_argument("reruns", nargs="*", help="reruns of some current cases: a timing "
                         "regression must show in each run that measured the case")
-    parser.add_argument("--min-ratio", type=float, default=defaults.min_ratio, metavar="R",
+    parser.add_argument("--run", dest="run_first", action="store_true",
+                        help="first run the suite into CURRENT (with --pytest-args); if the "
+                        "baseline comes from another machine, measure its commit here too (A/B)")
+    parser.add_argument("--against", metavar="REV",
+                        help="A/B: measure commit REV and the working tree on this machine, "
+                        "interleaved, and judge the tree against REV")
+    parser.add_argument("--ab", action="store_true",
+                        help="with --run: A/B against the baseline's commit even on its machine")
+    parser.add_argument("--chunks", type=int, default=ab.CHUNKS, metavar="N",
+                        help=f"A/B: interleave the two sides in N chunks (default {ab.CHUNKS})")
+    parser.add_argument("--min-ratio", type=float, default=None, metavar="R",
                         help="smallest slowdown, relative to native of the same shape, that "
-                        f"fails (default {defaults.min_ratio})")
+                        f"fails (default {defaults.min_ratio} between runs of different times, "
+                        f"{AB_MIN_RATIO} in A/B mode)")
     parser.add_argument("--alpha", type=float, default=defaults.alpha, metavar="P",
                         help=f"significance level of the Mann-Whitney U test "
                         f"(default {defaults.alpha})")
     parser.add_argument("--raw-min-ratio", type=float, default=None, metavar="R",
-                        help="also fail native cases on raw time at this ratio (only for runs "
-                        "of the same quiet machine; default: report-only)")
+                        help="also fail native cases on raw time at this ratio (default: "
+                        "report-only)")
     parser.add_argument("--no-signals", dest="check_signals", action="store_false",
-                        help="ignore deterministic counts (FLOPs, ATen ops, bytes)")
+                        help="ignore deterministic counts (ATen ops, peak memory)")
+    parser.add_argument("--allow-missing", action="store_true",
+                        help="accept a current run that lacks some baseline cases (a "
+                        "deliberate subset, e.g. with -k in --pytest-args)")
     parser.add_argument("--confirm", type=int, default=0, metavar="N",
-                        help="rerun the suite up to N times on the cases that look slower (and "
-                        "their native references) before failing (default 0)")
-    parser.add_argument("--run", dest="run_first", action="store_true",
-                        help="first run the suite into CURRENT (with --pytest-args)")
+                        help="rerun up to N times the cases that look slower (and their native "
+                        "references) before failing; in A/B mode both sides (default 0)")
     parser.add_argument("--pytest-args", default=CPU_ARGS, metavar="ARGS",
-                        help="pytest arguments for --run and --confirm runs; must match how "
-                        f"CURRENT was measured (default: {CPU_ARGS!r})")
+                        help="pytest arguments for the runs this command makes; with --run they "
+                        f"must match how the baseline was measured (default: {CPU_ARGS!r})")
     parser.add_argument("--json", metavar="PATH", help="also write the verdicts as JSON here")
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.confirm < 0:
-        raise ValueError(f"--confirm={args.confirm} is not accepted: expected 0 or more reruns")
-    rule = Rule(min_ratio=args.min_ratio, alpha=args.alpha, raw_min_ratio=args.raw_min_ratio,
-                check_signals=args.check_signals)
-    baseline = load_run(args.baseline, "baseline")  # before a long run: is it usable?
-    if args.run_first:
+    _check_arguments(args)
+    try:
+        comparison = _judge(args)
+    except (UnusableInput, KeyboardInterrupt):
+        raise
+    except ValueError as error:
+        raise UnusableInput(str(error)) from None
+    except Exception as error:  # only a regression may exit 1: anything else is "unusable"
+        raise UnusableInput(f"the gate could not finish: {type(error).__name__}: {error}") from None
+    print(format_text(comparison))
+    if args.json:
+        write_atomic(args.json, json.dumps(to_dict(comparison), indent=1) + "\n")
+    return REGRESSION if comparison.regressions else 0
+
+
+def _judge(args: argparse.Namespace) -> Comparison:
+    baseline = load_run(args.baseline, "baseline") if args.baseline else None
+    reruns = [load_run(path, "rerun") for path in args.reruns]
+    if args.against:
+        commit = ab.resolve_commit(args.against, ab.repo_root())
+        print(f"rnnbench gate: mode A/B (--against {args.against}): commit {commit[:12]} and "
+              "the working tree, measured here, interleaved", flush=True)
+        return _ab(args, commit, baseline)
+    assert baseline is not None  # _check_arguments
+    if not args.run_first:
+        print("rnnbench gate: mode files: comparing two result files", flush=True)
+        return _confirmed(args, baseline, load_run(args.current), reruns)
+    differences = _machine_differences(baseline.machine, this_machine())
+    if not differences and not args.ab:
+        print(f"rnnbench gate: mode direct: the baseline was measured on this machine "
+              f"({baseline.device_name}); running the suite, then comparing", flush=True)
         status = run_suite(args.current, args.pytest_args)
         if status != 0:
             raise UnusableInput(f"the benchmark run failed (pytest exit {status}): nothing to "
                                 "judge; fix the suite first")
-    current = load_run(args.current)
-    reruns = [load_run(path, "rerun") for path in args.reruns]
-    comparison = compare(baseline, current, rule, reruns)
+        return _confirmed(args, baseline, load_run(args.current), reruns)
+    why = ("--ab" if not differences else
+           "the baseline was measured on another machine (" + "; ".join(differences) + ")")
+    if not baseline.commit:
+        raise UnusableInput(
+            f"{why}, and baseline {args.baseline!r} records no commit to measure here: refresh "
+            "it on this machine (`rnnbench baseline refresh`, from a clean checkout), or judge "
+            "against a commit with --against REV"
+        )
+    commit = ab.resolve_commit(baseline.commit, ab.repo_root())
+    dirty = (" (it was measured with uncommitted changes; the commit as committed runs here)"
+             if baseline.dirty else "")
+    print(f"rnnbench gate: mode A/B: {why}: timings of two machines do not compare, so the "
+          f"baseline's commit {commit[:12]}{dirty} and the working tree are measured here, "
+          "interleaved; deterministic counts are compared with the baseline file", flush=True)
+    return _ab(args, commit, baseline)
+
+
+def _confirmed(args: argparse.Namespace, baseline: Run, current: Run,
+               reruns: list[Run]) -> Comparison:
+    """Compare, then rerun the suspects up to ``--confirm`` times (files and direct mode)."""
+    rule = _rule(args, ab_mode=False)
+    confirm: list[Confirmation] = list(reruns)
+    comparison = compare(baseline, current, rule, confirm, args.allow_missing)
     for attempt in range(1, args.confirm + 1):
         if not comparison.suspects:
             break
-        print(f"rnnbench gate: confirming {len(comparison.suspects)} case(s), rerun {attempt} "
-              f"of at most {args.confirm}", flush=True)
+        _confirming(comparison, attempt, args.confirm)
         with tempfile.TemporaryDirectory() as folder:
             output = Path(folder) / "rerun.json"
             status = run_suite(output, args.pytest_args, comparison.suspects)
             if status != 0:
                 raise UnusableInput(f"the confirmation rerun failed (pytest exit {status}); "
                                     "fix the suite run, or gate without --confirm")
-            reruns.append(load_run(output, f"rerun {attempt}"))
-        comparison = compare(baseline, current, rule, reruns)
-    print(format_text(comparison))
-    if args.json:
-        write_atomic(args.json, json.dumps(to_dict(comparison), indent=1) + "\n")
-    return REGRESSION if comparison.regressions else 0
+            confirm.append(load_run(output, f"rerun {attempt}"))
+        comparison = compare(baseline, current, rule, confirm, args.allow_missing)
+    return comparison
+
+
+def _ab(args: argparse.Namespace, commit: str, baseline: Run | None) -> Comparison:
+    rule = _rule(args, ab_mode=True)
+    folder = Path(tempfile.mkdtemp(prefix="rnnbench-gate-"))
+    try:
+        with ab.checkout(commit, ab.repo_root()) as tree:
+            ab.check_builds(tree, commit)
+            pair = ab.measure(tree, commit, folder, args.pytest_args, count=args.chunks)
+            if baseline is not None and not args.allow_missing:
+                check_complete(baseline, pair.current)
+            confirm: list[Confirmation] = []
+            comparison = compare(pair.baseline, pair.current, rule, confirm, args.allow_missing,
+                                 signals=baseline)
+            for attempt in range(1, args.confirm + 1):
+                if not comparison.suspects:
+                    break
+                _confirming(comparison, attempt, args.confirm)
+                again = ab.measure(tree, commit, folder, args.pytest_args, comparison.suspects,
+                                   count=1, label=f"-confirm{attempt}")
+                confirm.append((again.baseline, again.current))
+                comparison = compare(pair.baseline, pair.current, rule, confirm,
+                                     allow_missing=True, signals=baseline)
+        if args.current:
+            shutil.copyfile(folder / "current.json", args.current)
+            shutil.copyfile(folder / "baseline.json",
+                            Path(args.current).with_suffix(f".ab-{commit[:7]}.json"))
+        return comparison
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def this_machine() -> dict[str, str]:
+    """:func:`~rnnbench.gate.load.machine_identity` of this machine's CPU, as pytest-benchmark
+    records it (``py-cpuinfo``)."""
+    import cpuinfo
+
+    return machine_identity({"cpu": cpuinfo.get_cpu_info()})
+
+
+def _machine_differences(then: Mapping[str, str], now: Mapping[str, str]) -> list[str]:
+    out = []
+    for key, what in (("cpu", "CPU model"), ("arch", "architecture"),
+                      ("cpu_flags", "instruction set flags")):
+        if then.get(key) != now.get(key):
+            shown = ((then.get(key), now.get(key)) if key != "cpu_flags"
+                     else flag_difference(then.get(key), now.get(key)))
+            out.append(f"{what}: baseline {shown[0]!r}, here {shown[1]!r}")
+    return out
+
+
+def _rule(args: argparse.Namespace, ab_mode: bool) -> Rule:
+    default = Rule()
+    return Rule(min_ratio=args.min_ratio or (AB_MIN_RATIO if ab_mode else default.min_ratio),
+                alpha=args.alpha, raw_min_ratio=args.raw_min_ratio,
+                check_signals=args.check_signals)
+
+
+def _confirming(comparison: Comparison, attempt: int, most: int) -> None:
+    print(f"rnnbench gate: confirming {len(comparison.suspects)} case(s), rerun {attempt} "
+          f"of at most {most}", flush=True)
+
+
+def _check_arguments(args: argparse.Namespace) -> None:
+    """Refuse bad arguments before anything long runs."""
+    if args.against and args.baseline and not args.current:  # `gate --against REV CURRENT`
+        args.baseline, args.current = None, args.baseline
+    if args.confirm < 0:
+        raise UnusableInput(f"--confirm={args.confirm} is not accepted: expected 0 or more reruns")
+    if args.chunks < 1:
+        raise UnusableInput(f"--chunks={args.chunks} is not accepted: expected 1 or more")
+    if not args.against and not args.baseline:
+        raise UnusableInput("name a baseline file (e.g. baselines/cpu-quick.json), or a commit "
+                            "to compare with: --against REV")
+    if not args.against and not args.run_first and not args.current:
+        raise UnusableInput("name the current result file, or pass --run to measure it now")
+    if (args.against or args.ab) and args.reruns:
+        raise UnusableInput("rerun files cannot be combined with A/B mode; use --confirm N")
+    for option, path in (("--json", args.json),
+                         ("CURRENT", args.current if (args.run_first or args.against) else None)):
+        if path:
+            _check_writable(option, Path(path))
+
+
+def _check_writable(option: str, path: Path) -> None:
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise UnusableInput(f"{option} {str(path)!r} is a folder: name a file to write")
+    if not folder.is_dir():
+        raise UnusableInput(f"{option} {str(path)!r}: its folder {str(folder)!r} does not "
+                            "exist or is not a folder; create it or choose another path")
+    if not os.access(folder, os.W_OK):
+        raise UnusableInput(f"{option} {str(path)!r}: folder {str(folder)!r} is not writable")

@@ -32,10 +32,17 @@ passing disturbance rarely hits the same case twice.
 **Deterministic signals** (:mod:`rnnbench.gate.deterministic`) fail a case whenever one grew
 beyond its tolerance, however noisy the timings.
 
-**Runs** must come from the same kind of device, for GPUs the same model, and with the same
-CPU thread count and timer; anything else is :class:`~rnnbench.gate.load.UnusableInput`. A different
-CPU model is only a note, since the normalisation absorbs its speed. Cases present in one run
-only are listed, never failed.
+**Runs** must come from the same machine: the same processor (model, architecture, instruction
+set flags), for GPUs the same model, the same CPU thread count and timer. The balance between
+oneDNN's fused kernels and the custom loops differs between processors (a custom LSTM is 1.3x
+native on one Xeon and 1.7x on one EPYC), so normalising by native does not make timings of two
+machines comparable: :func:`timing_mismatch` names the difference and :func:`compare` refuses.
+The gate then measures the baseline's commit on this machine (:mod:`rnnbench.gate.ab`).
+
+**Completeness.** A current run that lacks cases of the baseline, or the native reference of a
+custom case, is unusable (a Ctrl-C'd or filtered run would otherwise pass on what it left out),
+unless ``allow_missing`` says the subset is deliberate. Cases only the current run has are
+listed, never failed.
 """
 
 from __future__ import annotations
@@ -52,6 +59,11 @@ from rnnbench.gate.load import Case, Run, UnusableInput
 
 #: ``extra_info`` keys whose difference between the runs is worth a note.
 NOTED_INFO = ("torch", "python")
+
+
+#: ``min_ratio`` in A/B mode: both sides measured here, interleaved, so the noise between them
+#: is that of one machine over minutes, not of two sessions (see ``reports/gate/``).
+AB_MIN_RATIO = 1.05
 
 
 @dataclass(frozen=True)
@@ -149,17 +161,29 @@ class Comparison:
         return tuple(dict.fromkeys(k for v in slow for k in (v.case, v.reference) if k))
 
 
+#: A rerun of some current cases (judged against the same baseline), or a fresh
+#: (baseline, current) pair measured again on this machine (A/B mode).
+Confirmation = Run | tuple[Run, Run]
+
+
 def compare(
-    baseline: Run, current: Run, rule: Rule | None = None, confirm: Sequence[Run] = ()
+    baseline: Run, current: Run, rule: Rule | None = None,
+    confirm: Sequence[Confirmation] = (), allow_missing: bool = False,
+    signals: Run | None = None,
 ) -> Comparison:
     """Judge every case the runs share (see the module docstring for the rule).
 
-    ``confirm``: reruns of (some of) the current cases; a timing regression must show in each.
+    ``confirm``: reruns; a timing regression must show in each that measured the case.
+    ``signals``: judge deterministic counts against this run instead of ``baseline`` (the
+    committed baseline of another machine, when ``baseline`` was measured here afresh).
     """
     rule = rule or Rule()
     notes = check_compatible(baseline, current)
-    for rerun in confirm:
-        check_compatible(baseline, rerun)
+    pairs = [(baseline, current)] + [
+        item if isinstance(item, tuple) else (baseline, item) for item in confirm
+    ]
+    for base, rerun in pairs[1:]:
+        check_compatible(base, rerun)
     common = [key for key in current.cases if key in baseline.cases]
     if not common:
         raise UnusableInput(
@@ -167,11 +191,21 @@ def compare(
             f"{current.path!r} has {_sample(current.cases)}; compare runs of the same suite and "
             "profile, or refresh the baseline on purpose with `rnnbench baseline refresh`"
         )
-    verdicts = tuple(
-        _least_slow([judge(key, baseline, run, rule)
-                     for run in (current, *confirm) if key in run.cases])
-        for key in common
-    )
+    if not allow_missing:
+        check_complete(baseline, current)
+    signal_rule = replace(rule, check_signals=False)
+    verdicts = []
+    for key in common:
+        verdict = _least_slow([judge(key, base, run, signal_rule)
+                               for base, run in pairs if key in run.cases and key in base.cases])
+        source = signals or baseline
+        changes = (
+            tuple(signal_changes(source.cases[key].signals, current.cases[key].signals,
+                                 rule.tolerances))
+            if rule.check_signals and key in source.cases else ()
+        )
+        verdicts.append(replace(verdict, signals=changes))
+    verdicts = tuple(verdicts)
     natives = [v.ratio for v in verdicts if v.reference is None and v.case in _natives(current)]
     factor = math.exp(float(np.mean(np.log(natives)))) if natives else None
     return Comparison(
@@ -212,45 +246,71 @@ def judge(key: str, baseline: Run, current: Run, rule: Rule) -> Verdict:
 def _least_slow(verdicts: list[Verdict]) -> Verdict:
     """The most favourable of one case's verdicts over reruns, counting them in ``runs``."""
     best = min(verdicts, key=lambda v: (v.timing_regressed, v.ratio))
-    return replace(best, signals=verdicts[0].signals, runs=len(verdicts))
+    return replace(best, runs=len(verdicts))
+
+
+def check_complete(baseline: Run, current: Run) -> None:
+    """Raise :class:`UnusableInput` when ``current`` lacks baseline cases or references."""
+    missing = sorted(baseline.cases.keys() - current.cases.keys())
+    missing += sorted(
+        ref.key for case in current.cases.values() if not case.is_native
+        for ref in [baseline.reference_for(case)]
+        if ref is not None and current.reference_for(case) is None and ref.key not in missing
+    )
+    if missing:
+        interrupted = (f" (pytest exit status {current.exitstatus}: interrupted or failed)"
+                       if current.exitstatus not in (None, 0) else "")
+        raise UnusableInput(
+            f"current run {current.path!r}{interrupted} lacks {len(missing)} case(s) of the "
+            f"baseline {baseline.path!r}: {', '.join(missing[:6])}"
+            + (f" and {len(missing) - 6} more" if len(missing) > 6 else "")
+            + "; rerun the whole suite, pass --allow-missing for a deliberate subset, or "
+            "refresh the baseline if the cases were removed on purpose"
+        )
+
+
+def timing_mismatch(baseline: Run, current: Run) -> list[str]:
+    """Why the two runs' timings do not compare (different machine or settings); [] if they do."""
+    reasons = []
+    for key, what in (("cpu", "CPU models"), ("arch", "architectures"),
+                      ("cpu_flags", "CPU instruction sets"), ("gpu", "GPU models")):
+        then, now = baseline.machine.get(key), current.machine.get(key)
+        if then != now and (then or now) and (key != "gpu" or current.devices - {"cpu"}):
+            shown = (then, now) if key != "cpu_flags" else flag_difference(then, now)
+            reasons.append(f"{what} differ (baseline {shown[0]!r}, current {shown[1]!r})")
+    for values, what, option in ((lambda r: r.timers, "timers", "--benchmark-timer"),
+                                 (lambda r: r.threads, "CPU thread counts",
+                                  "--rnnbench-threads")):
+        then, now = values(baseline), values(current)
+        if then and now and then != now:
+            reasons.append(f"{what} differ (baseline {_names(then)}, current {_names(now)}; "
+                           f"{option})")
+    return reasons
+
+
+def flag_difference(then: str | None, now: str | None) -> tuple[str, str]:
+    """The flags only ``then`` has and those only ``now`` has (``-``: none)."""
+    a, b = set((then or "").split()), set((now or "").split())
+    return " ".join(sorted(a - b)) or "-", " ".join(sorted(b - a)) or "-"
 
 
 def check_compatible(baseline: Run, current: Run) -> list[str]:
-    """Raise :class:`UnusableInput` for runs of different devices or GPU models; else notes."""
+    """Raise :class:`UnusableInput` unless both runs' timings compare; else notes."""
     if baseline.devices and current.devices and baseline.devices != current.devices:
         raise UnusableInput(
             f"different devices: baseline {baseline.path!r} ran on {_names(baseline.devices)}, "
             f"current {current.path!r} on {_names(current.devices)}; compare against the "
             "baseline of the same device (baselines/cpu-quick.json for CPU runs)"
         )
-    then, now = _timers(baseline), _timers(current)
-    if then and now and then != now:
+    mismatch = timing_mismatch(baseline, current)
+    if mismatch:
         raise UnusableInput(
-            f"different timers: baseline {baseline.path!r} was timed with {_names(then)}, "
-            f"current {current.path!r} with {_names(now)}; wall-clock and CPU time do not "
-            "compare: run with the baseline's --benchmark-timer"
-        )
-    then, now = _info_values(baseline, "threads"), _info_values(current, "threads")
-    if then and now and then != now:
-        raise UnusableInput(
-            f"different CPU thread counts: baseline {baseline.path!r} ran with {_names(then)}, "
-            f"current {current.path!r} with {_names(now)}; the balance between native and "
-            "custom kernels depends on it: run with the baseline's --rnnbench-threads"
+            f"timings of baseline {baseline.path!r} and current {current.path!r} do not "
+            f"compare: {'; '.join(mismatch)}. Timings are compared only between runs of one "
+            "machine with the same settings: `rnnbench gate BASELINE CURRENT --run` measures "
+            "the baseline's commit here, interleaved with the current code"
         )
     notes = []
-    if baseline.device_name != current.device_name:
-        if current.devices - {"cpu"}:
-            raise UnusableInput(
-                f"different GPU models: baseline {baseline.path!r} ran on "
-                f"{baseline.device_name!r}, current {current.path!r} on "
-                f"{current.device_name!r}; GPU timings do not transfer between models: record "
-                "a baseline on this GPU with `rnnbench baseline refresh --to baselines/NAME.json`"
-            )
-        notes.append(
-            f"CPU models differ (baseline {baseline.device_name!r}, current "
-            f"{current.device_name!r}): custom cases are judged relative to native ones of the "
-            "same run, which absorbs the speed, not a different balance of kernels"
-        )
     for key in NOTED_INFO:
         then, now = _info_values(baseline, key), _info_values(current, key)
         if then and now and then != now:
@@ -269,10 +329,6 @@ def _natives(run: Run) -> set[str]:
 
 def _info_values(run: Run, key: str) -> set[str]:
     return {str(case.info[key]) for case in run.cases.values() if case.info.get(key) is not None}
-
-
-def _timers(run: Run) -> set[str]:
-    return {case.timer for case in run.cases.values() if case.timer}
 
 
 def _names(values: set[str] | frozenset[str]) -> str:

@@ -13,8 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-#: ``extra_info`` keys holding counts that do not depend on the machine's speed.
-SIGNAL_KEYS = ("flops", "aten_ops", "allocated_bytes", "peak_memory_bytes")
+#: ``extra_info`` keys holding measured counts that do not depend on the machine's speed.
+#: (FLOPs are computed from the case's shape, so they cannot change; they are not gated.)
+SIGNAL_KEYS = ("aten_ops", "peak_memory_bytes")
+#: Fewest rounds per case: with fewer, the Mann–Whitney U test can never reach ``alpha``
+#: (5 vs 5 rounds: smallest one-sided p is 1/252). pytest-benchmark's default ``min_rounds``.
+MIN_ROUNDS = 5
 
 HOW_TO_RECORD = (
     "record one with `pytest benchmarks --benchmark-json=FILE` (raw timings are included) "
@@ -57,6 +61,19 @@ class Run:
     path: str
     device_name: str | None  # GPU name or CPU model
     cases: Mapping[str, Case]
+    machine: Mapping[str, str] = field(default_factory=dict)  # see :func:`machine_identity`
+    commit: str | None = None  # the commit measured (pytest-benchmark's ``commit_info.id``)
+    dirty: bool = False  # measured with uncommitted changes
+    exitstatus: int | None = None  # the pytest session's exit status, where recorded
+
+    @property
+    def timers(self) -> frozenset[str]:
+        return frozenset(case.timer for case in self.cases.values() if case.timer)
+
+    @property
+    def threads(self) -> frozenset[str]:
+        return frozenset(str(case.info["threads"]) for case in self.cases.values()
+                         if case.info.get("threads") is not None)
 
     @property
     def devices(self) -> frozenset[str]:
@@ -85,6 +102,11 @@ def load_run(path: str | Path, role: str = "current") -> Run:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise UnusableInput(f"{where} is not JSON ({error}): {HOW_TO_RECORD}") from None
+    except RecursionError:
+        raise UnusableInput(f"{where} is nested too deeply to be a pytest-benchmark result: "
+                            f"{HOW_TO_RECORD}") from None
+    except OSError as error:
+        raise UnusableInput(f"{where} cannot be read ({error.strerror or error})") from None
     return parse_run(document, str(path), role)
 
 
@@ -113,7 +135,33 @@ def parse_run(document: object, path: str, role: str = "current") -> Run:
                 f"{where} holds case {case.key!r} twice: pass the result of one pytest session"
             )
         cases[case.key] = case
-    return Run(path=path, device_name=_device_name(document["machine_info"]), cases=cases)
+    commit = document.get("commit_info")
+    commit = commit if isinstance(commit, dict) else {}
+    rnnbench = document.get("rnnbench")
+    status = rnnbench.get("exitstatus") if isinstance(rnnbench, dict) else None
+    return Run(
+        path=path, device_name=_device_name(document["machine_info"]), cases=cases,
+        machine=machine_identity(document["machine_info"]),
+        commit=_commit(commit.get("id")), dirty=commit.get("dirty") is True,
+        exitstatus=status if isinstance(status, int) else None,
+    )
+
+
+def machine_identity(machine_info: Mapping[str, Any]) -> dict[str, str]:
+    """What must be equal for two runs' timings to be comparable: the processor (model,
+    architecture and instruction-set flags, since oneDNN picks its kernels by them) and, where
+    CUDA cases ran, the GPU model. Thread count and timer are checked per case."""
+    cpu = machine_info.get("cpu") if isinstance(machine_info.get("cpu"), dict) else {}
+    flags = cpu.get("flags")
+    identity = {
+        "cpu": str(cpu.get("brand_raw") or machine_info.get("cpu_model") or ""),
+        "arch": str(cpu.get("arch") or machine_info.get("machine") or "").lower(),
+        "cpu_flags": " ".join(sorted(map(str, flags))) if isinstance(flags, list) else "",
+    }
+    name = machine_info.get("device_name")  # the GPU's name where CUDA cases ran
+    if name and str(name) not in (identity["cpu"], str(machine_info.get("cpu_model"))):
+        identity["gpu"] = str(name)
+    return {key: value for key, value in identity.items() if value}
 
 
 def _parse_case(entry: object, where: str) -> Case:
@@ -134,6 +182,12 @@ def _parse_case(entry: object, where: str) -> Case:
         )
     if not all(_is_number(x) and x > 0 for x in data):
         raise UnusableInput(f"{where} ({key}): 'stats.data' must hold positive numbers (seconds)")
+    if len(data) < MIN_ROUNDS:
+        raise UnusableInput(
+            f"{where} ({key}) has {len(data)} timing round(s), fewer than {MIN_ROUNDS}: no "
+            "significance test can pass on so few; measure again with pytest-benchmark's "
+            f"defaults (--benchmark-min-rounds={MIN_ROUNDS} or more)"
+        )
     signals = {name: float(info[name]) for name in SIGNAL_KEYS if _is_number(info.get(name))}
     return Case(
         key=key, timings=tuple(float(x) for x in data), shape_key=_text(info.get("shape_key")),
@@ -156,6 +210,12 @@ def _device_name(machine_info: Mapping[str, Any]) -> str | None:
 
 def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _commit(value: object) -> str | None:
+    """A commit id as pytest-benchmark records it; None for its "unknown"/"unversioned"."""
+    text = _text(value)
+    return text if text and text not in ("unknown", "unversioned") else None
 
 
 def _text(value: object) -> str | None:

@@ -1,0 +1,197 @@
+"""A/B mode: timings are compared only between runs of one machine; a baseline from another
+machine makes the gate measure the baseline's commit here, interleaved with the current tree."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from test_gate_synthetic import document, entry, suite, timings, write
+
+from rnnbench.cli import main
+from rnnbench.gate import ab
+from rnnbench.gate.load import UnusableInput, load_run, parse_run
+from rnnbench.gate.rerun import CPU_ARGS
+from rnnbench.impls import SLOWDOWN_ENV
+
+ROOT = Path(__file__).resolve().parents[1]
+EPYC = {"cpu": "AMD EPYC", "arch": "x86_64", "cpu_flags": "avx2 fma"}
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str]:
+    status = main([*map(str, args)])
+    out, err = capsys.readouterr()
+    return status, out + err
+
+
+def fake_pair(eager_ms: float = 47.0) -> ab.Pair:
+    return ab.Pair(parse_run(suite(seed=11), "a.json", "A/B baseline"),
+                   parse_run(suite(eager_ms=eager_ms, seed=12), "b.json", "A/B current"))
+
+
+@pytest.fixture
+def xeon_baseline(tmp_path: Path) -> Path:
+    """A baseline whose machine_info says Intel Xeon, measured at this repo's HEAD."""
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
+                          text=True, check=True).stdout.strip()
+    document = suite()
+    document["commit_info"] = {"id": head, "dirty": True}
+    return write(tmp_path / "baseline.json", document)
+
+
+def test_a_baseline_from_another_cpu_model_triggers_ab_mode(xeon_baseline, tmp_path,
+                                                              monkeypatch, capsys) -> None:
+    measured = []
+
+    def fake_measure(tree: Path, commit: str, folder: Path, pytest_args: str,
+                     cases=(), count: int = ab.CHUNKS, label: str = "") -> ab.Pair:
+        assert (tree / "src" / "rnnbench" / "gate" / "compare.py").exists()  # commit's tree
+        measured.append((commit, pytest_args, tuple(cases), count))
+        pair = fake_pair()
+        write(folder / "current.json", suite(seed=12))
+        write(folder / "baseline.json", suite(seed=11))
+        return pair
+
+    monkeypatch.setattr("rnnbench.commands.gate.this_machine", lambda: EPYC)
+    monkeypatch.setattr("rnnbench.gate.ab.measure", fake_measure)
+    monkeypatch.setattr("rnnbench.gate.ab.check_builds", lambda tree, commit: None)
+    monkeypatch.setattr("rnnbench.commands.gate.run_suite", pytest.fail)  # never direct
+    current = tmp_path / "current.json"
+    status, out = run_cli(capsys, "gate", xeon_baseline, current, "--run")
+    assert status == 0, out
+    assert "mode A/B: the baseline was measured on another machine" in out
+    assert "CPU model: baseline 'Intel(R) Xeon(R) Processor', here 'AMD EPYC'" in out
+    assert "measured with uncommitted changes" in out
+    commit = load_run(xeon_baseline).commit
+    assert measured == [(commit, CPU_ARGS, (), ab.CHUNKS)]
+    assert load_run(current).cases.keys() == {"lstm-native", "lstm-eager"}
+    assert "Fails at ratio >= 1.05" in out  # the A/B threshold
+
+
+def test_the_same_machine_is_judged_directly(xeon_baseline, tmp_path, monkeypatch,
+                                             capsys) -> None:
+    monkeypatch.setattr("rnnbench.commands.gate.this_machine",
+                        lambda: load_run(xeon_baseline).machine)
+    monkeypatch.setattr("rnnbench.gate.ab.measure", pytest.fail)
+
+    def fake_suite(output: Path, pytest_args: str, cases=()) -> int:
+        write(Path(output), suite(seed=5))
+        return 0
+
+    monkeypatch.setattr("rnnbench.commands.gate.run_suite", fake_suite)
+    status, out = run_cli(capsys, "gate", xeon_baseline, tmp_path / "now.json", "--run")
+    assert status == 0 and "mode direct" in out and "Fails at ratio >= 1.20" in out
+
+
+def test_ab_confirms_suspects_on_both_sides(xeon_baseline, tmp_path, monkeypatch,
+                                            capsys) -> None:
+    calls = []
+
+    def fake_measure(tree, commit, folder, pytest_args, cases=(), count=ab.CHUNKS, label=""):
+        calls.append((tuple(cases), count, label))
+        for side in ("current", "baseline"):
+            write(folder / f"{side}.json", suite())
+        return fake_pair(eager_ms=70.0)  # reproduces: a real regression
+
+    monkeypatch.setattr("rnnbench.commands.gate.this_machine", lambda: EPYC)
+    monkeypatch.setattr("rnnbench.gate.ab.measure", fake_measure)
+    monkeypatch.setattr("rnnbench.gate.ab.check_builds", lambda tree, commit: None)
+    status, out = run_cli(capsys, "gate", xeon_baseline, tmp_path / "now.json", "--run",
+                          "--confirm", "1")
+    assert status == 1 and "reproduced in all 2 runs" in out
+    assert calls[1] == (("lstm-eager", "lstm-native"), 1, "-confirm1")
+
+
+def test_a_baseline_without_a_commit_from_another_machine_is_unusable(tmp_path, monkeypatch,
+                                                                      capsys) -> None:
+    document = suite()
+    document["commit_info"] = {"id": "unknown", "dirty": False}
+    monkeypatch.setattr("rnnbench.commands.gate.this_machine", lambda: EPYC)
+    status, out = run_cli(capsys, "gate", write(tmp_path / "b.json", document),
+                          tmp_path / "now.json", "--run")
+    assert status == 2 and "records no commit" in out and "--against" in out
+
+
+def test_an_unreachable_commit_says_how_to_fetch_it(tmp_path) -> None:
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    with pytest.raises(UnusableInput, match=r"not in the repository.*git fetch"):
+        ab.resolve_commit("1" * 40, tmp_path)
+
+
+def test_the_temporary_tree_is_removed_after_an_interruption() -> None:
+    head = ab.resolve_commit("HEAD", ROOT)
+    with pytest.raises(KeyboardInterrupt), ab.checkout(head, ROOT) as tree:
+        kept = tree
+        assert (tree / "pyproject.toml").exists() and not (tree / ".git").exists()
+        raise KeyboardInterrupt
+    assert not kept.parent.exists()
+
+
+def test_a_tree_that_is_not_rnnbench_is_refused(tmp_path) -> None:
+    with pytest.raises(UnusableInput, match="no src/rnnbench/"):
+        ab.check_builds(tmp_path, "abc")
+    (tmp_path / "src" / "rnnbench").mkdir(parents=True)
+    (tmp_path / "benchmarks").mkdir()
+    (tmp_path / "src" / "rnnbench" / "__init__.py").write_text("raise ImportError('broken')\n")
+    with pytest.raises(UnusableInput, match=r"does not import.*broken"):
+        ab.check_builds(tmp_path, "abc")
+
+
+def test_chunks_keep_each_shape_whole_and_in_order() -> None:
+    ids = [f"{cell}-{impl}-cpu-f32-I256-H128-L1-T{t}-B64-fwdbwd"
+           for t in (100, 800) for cell in ("lstm", "gru")
+           for impl in ("native", "eager", "script", "compiled")]
+    plan = ab.chunks(ids, 3)
+    assert [len(c) for c in plan] == [8, 4, 4]
+    assert [case for chunk in plan for case in chunk] == ids
+    for chunk in plan:
+        shapes = {case.replace(case.split("-")[1] + "-", "", 1) for case in chunk}
+        assert len(chunk) == 4 * len(shapes)
+    assert ab.chunks(ids[:4], 9) == [ids[:4]]
+
+
+def test_sides_alternate_and_the_slowdown_switch_stays_on_the_current_side(
+        tmp_path, monkeypatch) -> None:
+    seen = []
+
+    def fake_suite(output, pytest_args, cases=(), tree=None, env=None) -> int:
+        side = "baseline" if "baseline" in Path(output).name else "current"
+        seen.append((side, (env if env is not None else os.environ).get(SLOWDOWN_ENV)))
+        write(Path(output), document(*(entry(c, timings(40)) for c in cases)))
+        return 0
+
+    monkeypatch.setenv(SLOWDOWN_ENV, "lstm:eager:1.5")
+    monkeypatch.setattr("rnnbench.gate.ab.run_suite", fake_suite)
+    ids = [f"{c}-{i}-cpu-f32-I256-H128-L1-T100-B{b}-fwdbwd"
+           for b in (8, 64) for c in ("lstm", "gru") for i in ("native", "eager")]
+    pair = ab.measure(tmp_path, "c" * 40, tmp_path, CPU_ARGS, ids, count=4)
+    assert [s for s, _ in seen] == ["baseline", "current", "current", "baseline"] * 2
+    assert {env for s, env in seen if s == "baseline"} == {None}
+    assert {env for s, env in seen if s == "current"} == {"lstm:eager:1.5"}
+    assert pair.baseline.commit == "c" * 40 and list(pair.current.cases) == ids
+
+
+def test_a_failing_side_is_unusable_not_a_regression(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr("rnnbench.gate.ab.run_suite", lambda *a, **k: 1)
+    with pytest.raises(UnusableInput, match="baseline commit cccccccccccc's suite failed"):
+        ab.measure(tmp_path, "c" * 40, tmp_path, CPU_ARGS, ["lstm-native"], count=1)
+
+
+def test_ab_end_to_end_on_the_real_suite_names_the_slowed_case(tmp_path, monkeypatch,
+                                                               capsys) -> None:
+    """HEAD's suite against the working tree with the slowdown switch on: only the current
+    side is slowed, so the deterministic ATen-op count of the slowed case grows (no timing is
+    asserted)."""
+    native = "lstm-native-cpu-f32-I256-H128-L1-T100-B64-fwd"
+    eager = "lstm-eager-cpu-f32-I256-H128-L1-T100-B64-fwd"
+    monkeypatch.setenv(SLOWDOWN_ENV, "lstm:eager:1.5")
+    monkeypatch.chdir(ROOT)
+    args = (f"{CPU_ARGS} --benchmark-max-time=0.02 -k '[{native}] or [{eager}]'")
+    status, out = run_cli(capsys, "gate", "--against", "HEAD", tmp_path / "now.json",
+                          "--pytest-args", args, "--chunks", "2")
+    assert status == 1, out[-3000:]
+    assert "mode A/B (--against HEAD)" in out
+    regressions = out.split("REGRESSION in 1 case(s):\n")[1]
+    assert regressions.startswith(f"  {eager}:") and "aten_ops grew" in regressions
