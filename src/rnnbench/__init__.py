@@ -1,16 +1,29 @@
-"""rnnbench: what LSTM, GRU and their variants cost and buy on your hardware."""
+"""rnnbench: what LSTM, GRU and their variants cost and buy on your hardware.
 
-from rnnbench.build import IMPL_NAMES, NATIVE, build
-from rnnbench.impls import ImplUnavailable
-from rnnbench.params import (
-    ClassifierConfig,
-    RecurrentConfig,
-    classifier_breakdown,
-    count_classifier_parameters,
-    count_parameters,
-    parameter_shapes,
-)
-from rnnbench.recurrent import Recurrent
+The public names below are imported on first use (PEP 562), so that ``import rnnbench.cli``
+does not import torch: the command line imports it inside its error handler, where an early
+Ctrl-C exits 130 instead of printing a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+#: Public name -> the module that defines it.
+_EXPORTS = {
+    "IMPL_NAMES": "rnnbench.build",
+    "NATIVE": "rnnbench.build",
+    "build": "rnnbench.build",
+    "ImplUnavailable": "rnnbench.impls",
+    "ClassifierConfig": "rnnbench.params",
+    "RecurrentConfig": "rnnbench.params",
+    "classifier_breakdown": "rnnbench.params",
+    "count_classifier_parameters": "rnnbench.params",
+    "count_parameters": "rnnbench.params",
+    "parameter_shapes": "rnnbench.params",
+    "Recurrent": "rnnbench.recurrent",
+}
 
 __all__ = [
     "IMPL_NAMES",
@@ -27,3 +40,28 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from rnnbench.build import IMPL_NAMES, NATIVE, build
+    from rnnbench.impls import ImplUnavailable
+    from rnnbench.params import (
+        ClassifierConfig,
+        RecurrentConfig,
+        classifier_breakdown,
+        count_classifier_parameters,
+        count_parameters,
+        parameter_shapes,
+    )
+    from rnnbench.recurrent import Recurrent
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'rnnbench' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

@@ -1,15 +1,32 @@
 """The ``rnnbench`` command line: one subcommand per module under ``rnnbench.commands``.
 
 Each command module defines ``HELP`` (one line), ``configure(parser)`` and
-``run(args) -> int``. Bad input raises ``ValueError`` (or ``FileNotFoundError``); the CLI
-prints its message and exits 2, never a traceback.
+``run(args) -> int``. Bad input raises ``ValueError`` (or an ``OSError`` such as
+``FileNotFoundError``) whose message names the file or parameter, the value and what to do.
+
+Error policy, for every command:
+
+- exit 0: success;
+- exit 1: only ``rnnbench gate`` (a regression was found) and ``report --check`` (the report
+  is stale): a verdict about the measurements, never a failure of the tool;
+- exit 2: unusable input or environment (a bad argument, a missing, corrupt or unwritable
+  file, an error inside rnnbench): one line ``rnnbench COMMAND: error: ...`` on stderr;
+- exit 130: interrupted (Ctrl-C), also while the command is still importing;
+- exit 141 (128 + SIGPIPE): the reader of stdout went away (``rnnbench ... | head -1``),
+  quietly.
+
+No traceback reaches the user: ``rnnbench --debug COMMAND ...`` shows it for errors of
+exit 2. The heavy imports (torch, matplotlib) happen inside this handler, so an early
+Ctrl-C is an exit 130 like any other.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import traceback
 from collections.abc import Sequence
 
 #: Subcommand -> module. Adding a command is one entry here plus its module.
@@ -23,13 +40,19 @@ COMMANDS: dict[str, str] = {
 }
 
 USAGE_ERROR = 2
+INTERRUPTED = 130
+BROKEN_PIPE = 141
 
 
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rnnbench",
-        description="What LSTM, GRU and their variants cost and buy on your hardware.",
+        description="What LSTM, GRU and their variants cost and buy on your hardware. Exit "
+                    "status: 0 success, 1 a regression (gate) or a stale report (report "
+                    "--check), 2 unusable input or environment, 130 interrupted.",
     )
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of an error (for bug reports)")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module_name in COMMANDS.items():
         module = importlib.import_module(module_name)
@@ -40,16 +63,47 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = make_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in argv if a in COMMANDS), "")
+    debug = "--debug" in argv[: argv.index(command)] if command else "--debug" in argv
+    prefix = f"rnnbench {command}".rstrip()
     try:
+        args = make_parser().parse_args(argv)
         return int(args.run(args))
-    except (ValueError, FileNotFoundError, PermissionError, IsADirectoryError) as error:
-        print(f"rnnbench {args.command}: error: {error}", file=sys.stderr)
-        return USAGE_ERROR
     except KeyboardInterrupt:
-        print(f"rnnbench {args.command}: interrupted", file=sys.stderr)
-        return 130
+        print(f"{prefix}: interrupted", file=sys.stderr)
+        return INTERRUPTED
+    except BrokenPipeError:
+        _silence_stdout()
+        return BROKEN_PIPE
+    except RecursionError:
+        _report(prefix, "input nested too deeply to process (RecursionError); expected a "
+                "results file, not arbitrary JSON", debug)
+        return USAGE_ERROR
+    except (ValueError, OSError) as error:
+        _report(prefix, str(error) or type(error).__name__, debug)
+        return USAGE_ERROR
+    except Exception as error:  # only the gate's verdict may exit 1: anything else is exit 2
+        _report(prefix, f"unexpected {type(error).__name__}: {error}. This is a bug in rnnbench "
+                "(or an input it does not check yet); rerun with `rnnbench --debug ...` and "
+                "report the traceback", debug)
+        return USAGE_ERROR
+
+
+def _report(prefix: str, message: str, debug: bool) -> None:
+    if debug:
+        traceback.print_exc(file=sys.stderr)
+    print(f"{prefix}: error: {message}", file=sys.stderr)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout replaced (pytest's capture) or already closed
+        pass
 
 
 if __name__ == "__main__":

@@ -13,6 +13,9 @@ from rnnbench.validate import check_choice, check_positive, check_proj_size
 
 #: Gate blocks stacked in each weight matrix: the ``G`` in the formulas below.
 GATES: dict[str, int] = {"rnn_tanh": 1, "rnn_relu": 1, "gru": 3, "lstm": 4}
+#: The deepest stack accepted: far beyond any trained RNN (cuDNN's own examples stop at a
+#: few dozen), and small enough that listing every tensor stays instant.
+MAX_LAYERS = 1000
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,10 @@ class RecurrentConfig:
         check_positive("input_size", self.input_size)
         check_positive("hidden_size", self.hidden_size)
         check_positive("num_layers", self.num_layers)
+        if self.num_layers > MAX_LAYERS:
+            raise ValueError(f"num_layers={self.num_layers} is not accepted: expected 1.."
+                             f"{MAX_LAYERS} (deeper stacks are not a recurrent layer anyone "
+                             "trains, and listing them would take minutes)")
         if self.proj_size and self.cell != "lstm":
             raise ValueError(
                 f"proj_size={self.proj_size} is only supported for cell 'lstm', "

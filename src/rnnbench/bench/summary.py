@@ -13,12 +13,13 @@ Reads what ``pytest benchmarks --benchmark-json=FILE`` wrote and prints, as mark
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from rnnbench.files import BadFile, read_json
 
 HELP = "print the speed targets (ratio to native, growth in T, spread) from a results JSON"
 
@@ -50,21 +51,50 @@ class Result:
         return tuple(self.info.get(name) for name in names if name not in without)
 
 
+#: ``extra_info`` keys every table reads, and the numbers ``stats`` must hold.
+CASE_KEYS = ("shape_key", "case", "cell", "impl", "device", "dtype", "input_size",
+             "hidden_size", "num_layers", "T", "B", "layout", "pass")
+STAT_KEYS = ("median", "iqr")
+
+
 def load(path: str | Path) -> tuple[list[Result], dict[str, Any]]:
     """The rnnbench cases of a pytest-benchmark JSON file, and the whole document."""
-    document = json.loads(Path(path).read_text())
+    document = read_json(path, "results file")
+    where = f"results file {str(path)!r}"
     if not isinstance(document, dict) or not isinstance(document.get("benchmarks"), list):
-        raise ValueError(f"{str(path)!r} is not accepted: expected pytest-benchmark JSON "
-                         "(written by pytest benchmarks --benchmark-json=FILE)")
-    results = [
-        Result(bench["extra_info"], bench["stats"]["median"], bench["stats"]["iqr"])
-        for bench in document["benchmarks"]
-        if "shape_key" in (bench.get("extra_info") or {})
-    ]
+        raise BadFile(f"{where} is not accepted: expected pytest-benchmark JSON, an object "
+                      "with a 'benchmarks' list (written by pytest benchmarks "
+                      "--benchmark-json=FILE)")
+    for key in ("machine_info", "rnnbench"):
+        if not isinstance(document.get(key, {}), dict):
+            raise BadFile(f"{where} is not accepted: '{key}' is "
+                          f"{type(document[key]).__name__}, expected an object")
+    results = []
+    for index, bench in enumerate(document["benchmarks"]):
+        info = bench.get("extra_info") if isinstance(bench, dict) else None
+        if not isinstance(info, dict) or "shape_key" not in info:
+            continue
+        stats = bench.get("stats")
+        missing = [k for k in CASE_KEYS if not isinstance(info.get(k), (str, int, float))] + (
+            [f"stats.{k}" for k in STAT_KEYS if not _positive(stats.get(k))]
+            if isinstance(stats, dict) else ["stats"])
+        if not missing and not stats["median"] > 0:
+            missing = ["a positive stats.median"]
+        if missing:
+            raise BadFile(f"{where} is not accepted: benchmarks[{index}] lacks or has no usable "
+                          f"{', '.join(missing)}; regenerate it with pytest benchmarks "
+                          "--benchmark-json=FILE")
+        results.append(Result(info, float(stats["median"]), float(stats["iqr"])))
     if not results:
-        raise ValueError(f"{str(path)!r} is not accepted: it holds no rnnbench benchmark "
-                         "cases (extra_info without shape_key)")
+        raise BadFile(f"{where} is not accepted: it holds no rnnbench benchmark cases "
+                      "(extra_info without shape_key); was it written by this project's "
+                      "benchmarks?")
     return results, document
+
+
+def _positive(value: Any) -> bool:
+    """A finite number >= 0 (JSON reading already refused NaN and Infinity)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
 
 
 def ratio_rows(results: Iterable[Result]) -> list[list[str]]:
@@ -140,7 +170,7 @@ def render(results: list[Result], document: Mapping[str, Any]) -> str:
     lines += ["", f"## Spread of the {count} cases over 1 ms (IQR / median)", "",
               f"median {middle:.1%}, max {widest_ratio:.1%}; widest: "
               + ", ".join(f"{r['case']} {r.iqr / r.median:.1%}" for r in widest)]
-    if "wall_s" in run:
+    if _positive(run.get("wall_s")):
         lines += ["", f"Wall time of the run: {run['wall_s']:.0f} s "
                       f"({len(results)} timed cases)."]
     return "\n".join(lines)

@@ -1,8 +1,11 @@
 """``rnnbench converge``: train cells to convergence on a synthetic task or IMDB, resumably.
 
 Results go to ``--out`` (schema in :mod:`rnnbench.converge.store`), rewritten after every
-epoch; rerunning the same command resumes. Defaults per task live in the settings
-dataclasses of :mod:`rnnbench.converge.experiments`; every option left out keeps them.
+epoch; rerunning the same command resumes (the rules are in the store's docstring: finished
+runs are kept, fewer ``--epochs`` than the file holds is refused, ``--restart`` starts over).
+``--out`` and ``--checkpoints`` are checked for writability before anything trains. Defaults
+per task live in the settings dataclasses of :mod:`rnnbench.converge.experiments`; every
+option left out keeps them.
 """
 
 from __future__ import annotations
@@ -25,9 +28,10 @@ from rnnbench.converge.experiments import (
     SyntheticSettings,
 )
 from rnnbench.converge.models import CELLS
-from rnnbench.converge.store import ResultsStore
+from rnnbench.converge.store import ResultsStore, default_checkpoints
 from rnnbench.converge.train import flushing_denormals
 from rnnbench.converge.train import run as train_run
+from rnnbench.files import check_output_dir, check_output_file
 from rnnbench.validate import check_choice, check_positive
 
 HELP = "train cells on the adding, copy-memory or IMDB task and report how fast they converge"
@@ -132,6 +136,10 @@ def experiment_for(args: argparse.Namespace) -> Experiment:
 
 
 def _data_path(args: argparse.Namespace) -> Path:
+    if args.download and args.data and Path(args.data).exists() and not (
+            Path(args.data).is_file() or Path(args.data).is_dir()):
+        raise ValueError(f"data={args.data!r} is not accepted: not a regular file or a "
+                         "directory; name where the archive should go")
     if args.download:
         target = Path(args.data) if args.data and not Path(args.data).is_dir() else DOWNLOAD_TO
         return imdb.download(target.expanduser())
@@ -179,17 +187,25 @@ def run(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace, cells: list[str], seeds: int, epochs: int,
            device: torch.device) -> int:
     experiment = experiment_for(args)
+    out = check_output_file("--out", args.out or Path(f"converge-{args.task}.json"))
+    checkpoints = check_output_dir("--checkpoints", args.checkpoints or default_checkpoints(out))
     data = experiment.prepare()
-    out = args.out or Path(f"converge-{args.task}.json")
     log = (lambda line: None) if args.quiet else (lambda line: print(line, flush=True))
     with flushing_denormals() as flush_denormal:
         store = ResultsStore(out, args.task, dataclasses.asdict(experiment.settings), data,
-                             environment(device, flush_denormal), args.checkpoints, args.restart)
+                             environment(device, flush_denormal), checkpoints, args.restart)
+        if not args.restart:
+            store.check_epochs(epochs)
         for cell in cells:
             for seed in range(seeds):
                 train_run(experiment, cell, seed, epochs, store, device, args.quiet, log)
     store.write()
     print(table(store.document), file=sys.stdout)
+    diverged = [f"{r['cell']} seed {r['seed']} in epoch {r['diverged']['epoch']} "
+                f"({r['diverged']['reason']})" for r in store.document["runs"]
+                if r["status"] == "diverged"]
+    if diverged:
+        print(f"diverged (recorded as such, not retrained on a rerun): {'; '.join(diverged)}")
     return 0
 
 

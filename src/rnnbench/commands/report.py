@@ -12,6 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from rnnbench.files import check_output_dir
 from rnnbench.report import compare, readme
 from rnnbench.report.load import load_bench
 
@@ -43,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
         command = (f"rnnbench report --compare {' '.join(p.as_posix() for p in args.compare)} "
                    f"--out {args.out.as_posix()}"
                    + (f" --name {args.name}" if args.name != "compare" else ""))
+        check_output_dir("--out", args.out)
         page = compare.write(old, new, args.out, args.name, command)
         print(page)
         return 0
@@ -61,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
         command += f" --out {args.out.as_posix()}"
     if args.check:
         return _check(inputs, args.out, command)
+    check_output_dir("--out", args.out)
     print(readme.generate(inputs, args.out, command))
     return 0
 

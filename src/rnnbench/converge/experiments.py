@@ -34,6 +34,7 @@ from rnnbench.converge.batches import Batch, bucketed_order, collate, sorted_ord
 from rnnbench.converge.metrics import best_epoch, convergence_epoch, first_solved
 from rnnbench.converge.models import ConvergenceModel, OneHot, RecurrentStack, classifier
 from rnnbench.converge.vocab import Vocabulary, tokenize
+from rnnbench.params import MAX_LAYERS
 from rnnbench.validate import check_dropout, check_positive
 
 #: The held-out set of the synthetic tasks is the same for every run seed.
@@ -91,11 +92,15 @@ class SyntheticSettings:
 def _check_common(settings: ImdbSettings | SyntheticSettings) -> None:
     for name in ("hidden_size", "num_layers", "batch_size"):
         check_positive(name, getattr(settings, name))
+    if settings.num_layers > MAX_LAYERS:
+        raise ValueError(f"num_layers={settings.num_layers} is not accepted: expected 1.."
+                         f"{MAX_LAYERS}")
     check_dropout(settings.dropout)
     for name in ("lr", "grad_clip"):
         value = getattr(settings, name)
-        if value is not None and not value > 0:
-            raise ValueError(f"{name}={value!r} is not accepted: expected a positive number")
+        if value is not None and not (value > 0 and math.isfinite(value)):
+            raise ValueError(f"{name}={value!r} is not accepted: expected a positive, finite "
+                             "number")
 
 
 class ImdbExperiment:

@@ -7,8 +7,11 @@ archive and its labelled-only subset read alike.
 
 Reading a tar is safe: a member with an absolute name or a ``..`` component, or a link
 among the reviews, makes the whole archive rejected, and a corrupt or truncated archive
-raises ``ValueError`` that names the file. Parsed archives are cached per process (keyed by
-path, size and modification time), since gunzipping 25 MB costs seconds.
+raises ``ValueError`` that names the file. A directory is held to the same rule: a review
+reached through a symbolic link is refused. ``--data`` must be a regular file or a
+directory (a device such as ``/dev/zero`` would be read forever). Parsed archives are
+cached per process (keyed by path, size and modification time), since gunzipping 25 MB
+costs seconds.
 
 Where the data is: ``--data PATH``, else ``$RNNBENCH_IMDB``, else
 ``../shared/data/aclImdb_v1_labeled.tar.gz`` (development and CI). ``download()`` fetches
@@ -66,6 +69,7 @@ def resolve_path(path: str | os.PathLike[str] | None, base: Path | None = None) 
                 f"data={str(chosen)!r} is not accepted: no such file or directory; expected "
                 "the aclImdb .tar.gz archive or its extracted directory"
             )
+        _check_kind(resolved)
         return resolved
     base = base or Path.cwd()
     candidates = [base / default for default in DEFAULT_PATHS]
@@ -86,10 +90,18 @@ def load(path: str | os.PathLike[str]) -> dict[str, tuple[Review, ...]]:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"data={str(path)!r} is not accepted: no such file or directory")
+    _check_kind(path)
     if path.is_dir():  # a directory's own mtime misses edited files: read it every time
         return _splits(str(path), _read_directory(path))
     stat = path.stat()
     return _load_archive(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+def _check_kind(path: Path) -> None:
+    if not (path.is_file() or path.is_dir()):
+        raise ValueError(f"data={str(path)!r} is not accepted: not a regular file or a directory "
+                         "(a device or a pipe); expected the aclImdb .tar.gz archive or its "
+                         "extracted directory")
 
 
 @functools.lru_cache(maxsize=2)
@@ -122,8 +134,15 @@ def _review(name: str, raw: bytes) -> tuple[str, Review] | None:
 
 def _read_directory(root: Path) -> dict[str, list[Review]]:
     found: dict[str, list[Review]] = {}
+    real_root = root.resolve()
     for file in sorted(root.glob("**/*.txt")):
         name = file.relative_to(root).as_posix()
+        if _REVIEW.match(name) and file.resolve() != real_root / name:
+            raise ValueError(  # as for a tar member: a link could lead anywhere
+                f"data={str(root)!r} is not accepted: {name!r} is reached through a symbolic "
+                f"link (to {str(file.resolve())!r}); expected reviews to be regular files "
+                "inside the dataset directory"
+            )
         if _REVIEW.match(name) and file.is_file():
             parsed = _review(name, file.read_bytes())
             if parsed is not None:

@@ -20,8 +20,9 @@ Schema ``rnnbench.converge/1`` (all accuracies are fractions, times seconds, mem
       "environment": {"device", "device_name", "torch", "python", "platform", "threads"},
       "created": ISO-8601, "updated": ISO-8601,
       "runs": [{
-        "cell": "lstm", "seed": 0, "impl": "native", "status": "running" | "done",
+        "cell": "lstm", "seed": 0, "impl": "native", "status": "running" | "done" | "diverged",
         "epochs_requested": 20, "started": ISO-8601, "finished": ISO-8601 | null,
+        "diverged": {"epoch": 3, "reason": "train_loss is nan at step 17"},  # only if so
         "params": {"breakdown": {"embedding", "recurrent", "head"},  # rnnbench.params
                    "total": int,           # closed form
                    "module": int},         # sum of p.numel() over the real module
@@ -50,54 +51,68 @@ Schema ``rnnbench.converge/1`` (all accuracies are fractions, times seconds, mem
 
 ``cells`` aggregates each numeric summary field over the seeds of a cell (``std`` is the
 sample standard deviation; ``solved`` becomes the share of seeds that solved the task).
+
+A run whose loss or a metric stops being a finite number is recorded as ``"status":
+"diverged"`` with ``"diverged": {"epoch", "reason"}``; its ``epochs`` keep the finite epochs
+before it, so the file never holds ``NaN`` or ``Infinity`` (the writer refuses them).
+
+Resuming (a rerun of the same command):
+
+- a run recorded ``done`` with as many epochs as asked, or ``diverged``, is kept as it is,
+  even when its checkpoint is gone; a ``done`` run with fewer epochs than asked is extended
+  from its checkpoint (or retrained from the start without one, which gives the same numbers);
+- asking for *fewer* epochs than a run in the file already has is refused, never truncated
+  silently: rerun with the file's epochs, another ``--out``, or ``--restart``;
+- a results file or checkpoint that cannot be read or has the wrong shape is an error that
+  names it (exit 2): nothing is overwritten until ``--restart`` says so.
+
+Several ``rnnbench converge`` processes may share one ``--out`` (e.g. one per cell): every
+write holds ``OUT.lock`` and merges the runs the others wrote meanwhile, so none are lost.
 """
 
 from __future__ import annotations
 
+import io
 import json
-import os
-import tempfile
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import filelock
 import torch
 
 from rnnbench.converge.metrics import spread
+from rnnbench.files import BadFile, read_json, write_atomic, write_json
 
 SCHEMA = "rnnbench.converge/1"
+STATUSES = ("running", "done", "diverged")
+#: How long a write waits for another process's write to the same results file.
+LOCK_TIMEOUT_S = 120
+
+
+class StateError(BadFile):
+    """A results file or checkpoint cannot be resumed from; the message says what to do."""
 
 
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _default_mode() -> int:
-    """What ``open()`` would give a new file (mkstemp's files are private, 0600)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same directory, then rename over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temporary, _default_mode())
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+def default_checkpoints(out: Path) -> Path:
+    return out.with_name(out.stem + ".checkpoints")
 
 
 def _normal(value: Any) -> Any:
     """``value`` as it reads back from JSON (tuples become lists), for comparisons."""
     return json.loads(json.dumps(value))
+
+
+def reached(record: Mapping[str, Any]) -> int:
+    """The last epoch a run got to: its finished epochs, or the epoch it diverged in."""
+    if record.get("status") == "diverged":
+        return int(record["diverged"]["epoch"])
+    return len(record["epochs"])
 
 
 class ResultsStore:
@@ -107,19 +122,17 @@ class ResultsStore:
                  environment: dict[str, Any], checkpoints: Path | None = None,
                  restart: bool = False) -> None:
         self.path = Path(path)
-        self.checkpoints = checkpoints or self.path.with_name(self.path.stem + ".checkpoints")
+        self.checkpoints = checkpoints or default_checkpoints(self.path)
         self.restart = restart
+        self._replace = restart  # the first write replaces the file instead of merging
+        self.lock = filelock.FileLock(str(self.path.with_name(self.path.name + ".lock")),
+                                      timeout=LOCK_TIMEOUT_S)
         # A checkpoint is only resumed from if it was made with exactly these settings.
         self.identity = _normal({"task": task, "settings": settings, "data": data})
-        document = None if restart else self._read()
+        self.touched: set[tuple[str, int]] = set()  # the runs this process (re)trains
+        with self._locked():
+            document = None if restart else self._read()
         if document is not None:
-            for key, wanted in (("task", task), ("settings", settings), ("data", data)):
-                if document.get(key) != _normal(wanted):
-                    raise ValueError(
-                        f"out={str(self.path)!r} is not accepted: it holds results for other "
-                        f"{key} ({document.get(key)!r}, now {_normal(wanted)!r}); use another "
-                        "--out, or --restart to overwrite it"
-                    )
             document["environment"] = _normal(environment)
         else:
             document = {"schema": SCHEMA, "task": task, "settings": _normal(settings),
@@ -127,21 +140,43 @@ class ResultsStore:
                         "created": now(), "updated": now(), "runs": [], "cells": {}}
         self.document = document
 
+    def _locked(self) -> _Locked:
+        return _Locked(self.lock, self.path)
+
     def _read(self) -> dict[str, Any] | None:
+        """The file's document, checked against this run's settings; ``None`` if absent."""
         if not self.path.exists():
             return None
+        advice = "use another --out, or --restart to overwrite it"
         try:
-            document = json.loads(self.path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise ValueError(f"out={str(self.path)!r} is not accepted: not a results JSON "
-                             f"({error}); use another --out or --restart") from error
-        if not isinstance(document, dict) or document.get("schema") != SCHEMA:
-            raise ValueError(f"out={str(self.path)!r} is not accepted: not a {SCHEMA} file; "
-                             "use another --out or --restart")
+            document = read_json(self.path, "results file")
+        except BadFile as error:
+            raise StateError(f"out={str(self.path)!r} is not accepted: {error}; {advice}") \
+                from None
+        _check_document(self.path, document, advice)
+        for key in ("task", "settings", "data"):
+            if document.get(key) != self.identity[key]:
+                raise StateError(
+                    f"out={str(self.path)!r} is not accepted: it holds results for other "
+                    f"{key} ({document.get(key)!r}, now {self.identity[key]!r}); {advice}"
+                )
         return document
+
+    def check_epochs(self, epochs: int) -> None:
+        """Refuse to report a run longer than ``epochs`` as if it were ``epochs`` long."""
+        for record in self.document["runs"]:
+            if reached(record) > epochs:
+                raise StateError(
+                    f"epochs={epochs} is not accepted: out={str(self.path)!r} already holds "
+                    f"{record['cell']} seed {record['seed']} trained to epoch {reached(record)}, "
+                    f"and a shorter run is never reported from a longer one; rerun with "
+                    f"--epochs {reached(record)} (or more), use another --out, or --restart "
+                    f"to train {epochs} epochs from the start"
+                )
 
     def run(self, cell: str, seed: int) -> dict[str, Any]:
         """The record of ``(cell, seed)``, created empty if it is not there yet."""
+        self.touched.add((cell, seed))
         for record in self.document["runs"]:
             if record["cell"] == cell and record["seed"] == seed:
                 return record
@@ -151,41 +186,116 @@ class ResultsStore:
         return record
 
     def write(self) -> None:
-        self.document["updated"] = now()
-        self.document["cells"] = aggregate(self.document["runs"])
-        text = json.dumps(self.document, indent=1) + "\n"
-        atomic_write_bytes(self.path, text.encode())
+        """Merge in what other processes wrote to the file meanwhile, then replace it."""
+        with self._locked():
+            on_disk = None if self._replace else self._read()
+            if on_disk is not None:
+                mine = {(r["cell"], r["seed"]): r for r in self.document["runs"]
+                        if (r["cell"], r["seed"]) in self.touched}
+                merged = [mine.pop((r["cell"], r["seed"]), r) for r in on_disk["runs"]]
+                self.document["runs"] = merged + list(mine.values())  # in the file's order
+                self.document["created"] = on_disk.get("created", self.document["created"])
+            self.document["updated"] = now()
+            self.document["cells"] = aggregate(self.document["runs"])
+            write_json(self.path, self.document)
+        self._replace = False
 
     def checkpoint_path(self, cell: str, seed: int) -> Path:
         return self.checkpoints / f"{cell}-seed{seed}.pt"
 
     def save_checkpoint(self, cell: str, seed: int, state: dict[str, Any]) -> None:
         state = {**state, "identity": json.dumps(self.identity, sort_keys=True)}
-        path = self.checkpoint_path(cell, seed)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        os.close(handle)
-        try:
-            torch.save(state, temporary)
-            os.chmod(temporary, _default_mode())
-            os.replace(temporary, path)
-        finally:
-            if os.path.exists(temporary):
-                os.remove(temporary)
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        write_atomic(self.checkpoint_path(cell, seed), buffer.getvalue())
 
     def load_checkpoint(self, cell: str, seed: int) -> dict[str, Any] | None:
         """The last checkpoint of ``(cell, seed)``, loaded without unpickling code.
 
         ``None`` (train from scratch) after ``--restart``, without a checkpoint, or when
-        the checkpoint was made with other settings or data.
+        the checkpoint was made with other settings or data. A checkpoint that cannot be
+        read, or holds something else than a checkpoint, raises :class:`StateError`.
         """
         path = self.checkpoint_path(cell, seed)
         if self.restart or not path.exists():
             return None
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as error:  # truncated, not a torch file, unsafe pickle, ...
+            first_line = str(error).splitlines()[0] if str(error) else ""
+            raise self.bad_checkpoint(cell, seed, f"cannot be read ({type(error).__name__}: "
+                                      f"{first_line})") from None
+        if not isinstance(state, dict):
+            raise self.bad_checkpoint(cell, seed, f"holds a {type(state).__name__}, not a "
+                                      "checkpoint")
         if state.get("identity") != json.dumps(self.identity, sort_keys=True):
             return None
+        shapes = {"model": dict, "optimizer": dict, "rng": torch.Tensor, "epochs": list}
+        wrong = [key for key, kind in shapes.items() if not isinstance(state.get(key), kind)]
+        if wrong or not all(isinstance(e, dict) and isinstance(e.get("step"), int)
+                            for e in state["epochs"]):
+            raise self.bad_checkpoint(cell, seed, "lacks or mangles "
+                                      f"{', '.join(wrong) or 'its epochs'}")
         return state
+
+    def bad_checkpoint(self, cell: str, seed: int, why: str) -> StateError:
+        path = self.checkpoint_path(cell, seed)
+        return StateError(f"checkpoint {str(path)!r} {why}: delete it to train {cell} seed "
+                          f"{seed} from its first epoch, or pass --restart to start the whole "
+                          f"file {str(self.path)!r} over")
+
+
+class _Locked:
+    """``with`` the results file's lock, or a :class:`StateError` that says who holds it."""
+
+    def __init__(self, lock: filelock.BaseFileLock, path: Path) -> None:
+        self.lock, self.path = lock, path
+
+    def __enter__(self) -> None:
+        try:
+            self.lock.acquire()
+        except filelock.Timeout:
+            raise StateError(
+                f"out={str(self.path)!r}: its lock {self.lock.lock_file!r} stayed taken for "
+                f"{LOCK_TIMEOUT_S} s: another rnnbench converge is writing it; wait for it, or "
+                "delete the lock file if no such process runs"
+            ) from None
+        except OSError as error:
+            raise StateError(f"out={str(self.path)!r}: cannot create its lock file "
+                             f"{self.lock.lock_file!r} ({error.strerror or error}); choose a "
+                             "writable --out") from None
+
+    def __exit__(self, *exc: object) -> None:
+        self.lock.release()
+
+
+def _check_document(path: Path, document: Any, advice: str) -> None:
+    """Raise :class:`StateError` unless ``document`` has the shape resuming relies on."""
+    def bad(what: str) -> StateError:
+        return StateError(f"out={str(path)!r} is not accepted: {what}; {advice}")
+
+    if not isinstance(document, dict) or document.get("schema") != SCHEMA:
+        raise bad(f"not a {SCHEMA} results file")
+    for key, kind in (("task", str), ("settings", dict), ("data", dict), ("runs", list)):
+        if not isinstance(document.get(key), kind):
+            raise bad(f"'{key}' is {type(document.get(key)).__name__}, expected {kind.__name__}")
+    for index, run in enumerate(document["runs"]):
+        where = f"runs[{index}]"
+        if not isinstance(run, dict):
+            raise bad(f"{where} is {type(run).__name__}, expected an object")
+        for key, kind in (("cell", str), ("seed", int), ("epochs", list), ("summary", dict)):
+            value = run.get(key)
+            if not isinstance(value, kind) or isinstance(value, bool):
+                raise bad(f"{where}.{key} is {value!r}, expected {kind.__name__}")
+        if run.get("status") not in STATUSES:
+            raise bad(f"{where}.status is {run.get('status')!r}, expected one of "
+                      f"{', '.join(STATUSES)}")
+        if not all(isinstance(e, dict) and isinstance(e.get("step"), int) for e in run["epochs"]):
+            raise bad(f"{where}.epochs holds an entry without an integer 'step'")
+        diverged = run.get("diverged")
+        if run["status"] == "diverged" and not (isinstance(diverged, dict) and isinstance(
+                diverged.get("epoch"), int) and not isinstance(diverged.get("epoch"), bool)):
+            raise bad(f"{where} is diverged without an integer diverged.epoch")
 
 
 def aggregate(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -3,11 +3,16 @@
 Reproducibility: ``torch.manual_seed(seed)`` before a model is built fixes its initial
 weights; batches come from per-(seed, epoch) generators; the global RNG (dropout) is saved
 in every checkpoint. A resumed run therefore continues exactly where it stopped.
+
+Divergence: as soon as a training loss, or after the epoch an evaluation metric, is not a
+finite number (or the optimizer step overflows), the run stops and is recorded as
+``diverged`` with the epoch; training goes on with the next run.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import statistics
 import sys
 import time
@@ -21,6 +26,10 @@ from rnnbench.converge.experiments import Experiment
 from rnnbench.converge.metrics import peak_memory, reset_peak_memory
 from rnnbench.converge.models import ConvergenceModel, parameter_record
 from rnnbench.converge.store import ResultsStore, now
+
+
+class Diverged(Exception):
+    """The run's loss or a metric stopped being a finite number; the message says which."""
 
 
 @contextlib.contextmanager
@@ -65,11 +74,20 @@ def train_epoch(experiment: Experiment, model: ConvergenceModel, optimizer: torc
         batch = batch.to(device)
         optimizer.zero_grad(set_to_none=True)
         tally = experiment.tally(model(batch.inputs, batch.lengths), batch)
+        batch_loss = float(tally.loss_sum.detach())
+        if not math.isfinite(batch_loss):
+            raise Diverged(f"train_loss is {batch_loss} at step {steps + 1} of the epoch")
         (tally.loss_sum / tally.loss_count).backward()
         if clip:
             torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-        optimizer.step()
-        loss_sum += float(tally.loss_sum.detach())
+        try:
+            optimizer.step()
+        except RuntimeError as error:  # Adam with a huge lr: "cannot be converted ... overflow"
+            if "overflow" not in str(error):
+                raise
+            raise Diverged(f"the optimizer step {steps + 1} of the epoch overflowed "
+                           f"(lr={experiment.settings.lr!r} too large?)") from None
+        loss_sum += batch_loss
         loss_count += tally.loss_count
         hits, hit_count = hits + tally.hits, hit_count + tally.hit_count
         tokens, padded, steps = tokens + batch.tokens, padded + batch.padded_tokens, steps + 1
@@ -116,21 +134,31 @@ def summary(experiment: Experiment, epochs: list[dict[str, Any]]) -> dict[str, A
 def run(experiment: Experiment, cell: str, seed: int, epochs: int, store: ResultsStore,
         device: torch.device, quiet: bool = False,
         log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Trains ``cell`` with ``seed`` up to ``epochs`` epochs, resuming from its checkpoint."""
+    """Trains ``cell`` with ``seed`` up to ``epochs`` epochs, resuming from its checkpoint.
+
+    A run the results file records as finished (``done`` with ``epochs`` epochs, or
+    ``diverged``) is kept as it is: it needs no checkpoint.
+    """
     record = store.run(cell, seed)
+    if not store.restart and (record["status"] == "diverged" or (
+            record["status"] == "done" and len(record["epochs"]) == epochs)):
+        return record
     torch.manual_seed(seed)
     model = experiment.build_model(cell).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=experiment.settings.lr)
     record.update(impl=model.stack.impl, epochs_requested=epochs, params=parameter_record(model))
     state = store.load_checkpoint(cell, seed)
     if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["rng"])
-        if device.type == "cuda" and "cuda_rng" in state:
-            torch.cuda.set_rng_state(state["cuda_rng"], device)
+        if len(state["epochs"]) > epochs:
+            raise store.bad_checkpoint(cell, seed, f"holds {len(state['epochs'])} epochs, more "
+                                       f"than --epochs {epochs} asks (a shorter run is never "
+                                       "reported from a longer one)")
+        _restore(store, cell, seed, state, model, optimizer, device)
         record["epochs"] = state["epochs"]  # the checkpoint is written first: it is the truth
     else:
+        if record["epochs"]:
+            log(f"{experiment.task} {cell} seed {seed}: no usable checkpoint in "
+                f"{store.checkpoints}; training again from epoch 1")
         record["epochs"] = []
     record["summary"] = summary(experiment, record["epochs"])
     done = len(record["epochs"])
@@ -140,18 +168,32 @@ def run(experiment: Experiment, cell: str, seed: int, epochs: int, store: Result
     if done:
         log(f"{experiment.task} {cell} seed {seed}: resuming after epoch {done}")
     record["status"], record["finished"] = "running", None
+    record.pop("diverged", None)
     step = record["epochs"][-1]["step"] if done else 0
     for epoch in range(done + 1, epochs + 1):
         desc = f"{cell} seed {seed} epoch {epoch}/{epochs}"
         windowed = reset_peak_memory(device)
         row: dict[str, Any] = {"epoch": epoch}
-        trained = train_epoch(experiment, model, optimizer, seed, epoch, device, desc, quiet)
-        step += trained.pop("train_steps")
-        row["step"] = step
-        row.update(trained)
-        start = time.perf_counter()
-        for split in experiment.eval_splits:
-            row.update(evaluate(experiment, model, split, device))
+        try:
+            trained = train_epoch(experiment, model, optimizer, seed, epoch, device, desc, quiet)
+            step += trained.pop("train_steps")
+            row["step"] = step
+            row.update(trained)
+            start = time.perf_counter()
+            for split in experiment.eval_splits:
+                row.update(evaluate(experiment, model, split, device))
+            bad = [key for key, value in row.items()
+                   if isinstance(value, float) and not math.isfinite(value)]
+            if bad:
+                raise Diverged(", ".join(f"{key} is {row[key]}" for key in bad)
+                               + " after the epoch")
+        except Diverged as why:
+            record.update(status="diverged", finished=now(),
+                          diverged={"epoch": epoch, "reason": str(why)})
+            store.write()
+            log(f"{experiment.task} {cell} seed {seed}: diverged in epoch {epoch}: {why}; "
+                "recorded as diverged")
+            return record
         _synchronize(device)
         row["eval_seconds"] = time.perf_counter() - start
         row["peak_memory_mib"], row["peak_memory_method"] = peak_memory(device, windowed)
@@ -169,6 +211,22 @@ def run(experiment: Experiment, cell: str, seed: int, epochs: int, store: Result
         if not quiet:
             log(epoch_line(experiment, cell, seed, epochs, row))
     return record
+
+
+def _restore(store: ResultsStore, cell: str, seed: int, state: dict[str, Any],
+             model: ConvergenceModel, optimizer: torch.optim.Optimizer,
+             device: torch.device) -> None:
+    """Load a checkpoint's states; one that does not fit this model names the file."""
+    try:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["rng"])
+        if device.type == "cuda" and "cuda_rng" in state:
+            torch.cuda.set_rng_state(state["cuda_rng"], device)
+    except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as error:
+        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise store.bad_checkpoint(cell, seed, f"does not fit the model ({first_line})") \
+            from None
 
 
 def epoch_line(experiment: Experiment, cell: str, seed: int, epochs: int,

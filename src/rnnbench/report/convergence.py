@@ -7,6 +7,7 @@ spread over seeds; :mod:`.learning` draws and tabulates.
 
 from __future__ import annotations
 
+import math
 import re
 import statistics
 from collections import defaultdict
@@ -36,6 +37,7 @@ class Run:
     params: int | None
     epochs_requested: int | None
     breakdown: Mapping[str, int] = field(default_factory=dict)
+    diverged_epoch: int | None = None  # the epoch whose loss or metric was not finite
 
     def series(self, metric: str, x: str = "epoch") -> list[tuple[float, float]]:
         return [(float(e[x]), float(e[metric])) for e in self.epochs
@@ -94,7 +96,8 @@ class ConvergenceResults:
 
 
 def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value))
 
 
 def is_convergence(data: Any) -> bool:
@@ -113,10 +116,12 @@ def load_convergence(path: Path, data: Any | None = None) -> ConvergenceResults:
     if not isinstance(data.get("runs"), list):
         raise ValueError(f"results file {str(path)!r}: 'runs' is "
                          f"{type(data.get('runs')).__name__}, expected a list of runs")
-    environment = data.get("environment") or {}
+    environment, settings, about = (
+        value if isinstance(value, Mapping) else {}
+        for value in (data.get("environment"), data.get("settings"), data.get("data")))
     return ConvergenceResults(
-        path=path, task=str(data.get("task", "?")), settings=data.get("settings") or {},
-        data=data.get("data") or {}, device=str(environment.get("device", "?")),
+        path=path, task=str(data.get("task", "?")), settings=settings,
+        data=about, device=str(environment.get("device", "?")),
         device_name=str(environment.get("device_name") or environment.get("device") or "?"),
         torch_version=str(environment.get("torch", "?")),
         date=str(data.get("updated") or data.get("created") or "undated")[:10],
@@ -134,14 +139,24 @@ def _run(path: Path, index: int, raw: Any) -> Run:
         raise ValueError(f"results file {str(path)!r}: runs[{index}] lacks "
                          f"{', '.join(map(repr, missing or ['epochs']))} (expected cell, seed "
                          "and a list of epochs)")
+    if not isinstance(raw["seed"], int) or isinstance(raw["seed"], bool):
+        raise ValueError(f"results file {str(path)!r}: runs[{index}].seed is {raw['seed']!r}, "
+                         "expected an integer")
     params = raw.get("params")
     total = params.get("total") if isinstance(params, Mapping) else params
+    breakdown = params.get("breakdown") if isinstance(params, Mapping) else None
+    diverged = raw.get("diverged")
+    diverged_epoch = diverged.get("epoch") if isinstance(diverged, Mapping) else None
+    summary = raw.get("summary")
     return Run(
-        cell=str(raw["cell"]), seed=int(raw["seed"]), status=str(raw.get("status", "?")),
+        cell=str(raw["cell"]), seed=raw["seed"], status=str(raw.get("status", "?")),
         epochs=tuple(e for e in raw["epochs"] if isinstance(e, Mapping)),
-        summary=raw.get("summary") or {}, params=int(total) if _number(total) else None,
+        summary=summary if isinstance(summary, Mapping) else {},
+        params=int(total) if _number(total) else None,
         epochs_requested=raw.get("epochs_requested"),
-        breakdown=dict(params.get("breakdown") or {}) if isinstance(params, Mapping) else {},
+        breakdown={k: v for k, v in breakdown.items() if _number(v)}
+        if isinstance(breakdown, Mapping) else {},
+        diverged_epoch=int(diverged_epoch) if _number(diverged_epoch) else None,
     )
 
 

@@ -111,8 +111,13 @@ def file_section(results: ConvergenceResults, out: Path) -> str:
     parts.append(f"![learning curves]({figure.name})" if figure else no_data(
         "learning curves", f"no run in {results.path.name} has a finished epoch"))
     parts.append(imdb_table(results) if results.task == "imdb" else synthetic_table(results))
+    diverged = sorted(f"{cell_name(r.cell)} seed {r.seed} in epoch {r.diverged_epoch or '?'}"
+                      for r in results.runs if r.status == "diverged")
+    if diverged:
+        parts.append(f"Diverged (a loss or metric stopped being a finite number; the run was "
+                     f"stopped and its finite epochs are shown): {', '.join(diverged)}.")
     unfinished = sorted({f"{cell_name(r.cell)} seed {r.seed}" for r in results.runs
-                         if r.status != "done"})
+                         if r.status not in ("done", "diverged")})
     if unfinished:
         parts.append(f"Still running or interrupted when the file was written: "
                      f"{', '.join(unfinished)}.")

@@ -11,12 +11,13 @@ A file is told apart by its keys, not its name, so any path works.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from rnnbench import files
 
 #: ``extra_info`` keys a benchmark case needs to be placed in a table or plot.
 REQUIRED_CASE_KEYS = ("cell", "impl", "T", "B", "pass")
@@ -95,24 +96,8 @@ class BenchResults:
 
 
 def read_json(path: Path) -> Any:
-    """The parsed file; a missing or unparsable file raises an error that names it."""
-    if not path.exists():
-        raise FileNotFoundError(f"results file {str(path)!r} does not exist")
-    if path.is_dir():
-        raise ValueError(f"results file {str(path)!r} is a directory: expected a JSON file")
-    try:
-        text = path.read_text(encoding="utf-8")
-        if not text.strip():
-            raise ValueError(f"results file {str(path)!r} is empty: expected JSON (was the run "
-                             "that writes it interrupted?)")
-        return json.loads(text)
-    except UnicodeDecodeError as error:
-        raise ValueError(f"results file {str(path)!r} is not UTF-8 text: {error}") from None
-    except json.JSONDecodeError as error:
-        raise ValueError(
-            f"results file {str(path)!r} is not valid JSON (line {error.lineno}, column "
-            f"{error.colno}: {error.msg})"
-        ) from None
+    """The parsed file; a missing, unreadable or non-JSON file raises an error that names it."""
+    return files.read_json(path, "results file")
 
 
 def is_bench(data: Any) -> bool:
@@ -132,9 +117,17 @@ def load_bench(path: Path, data: Any | None = None) -> BenchResults:
             "a 'benchmarks' list (write one with pytest --benchmark-json=FILE)"
         )
     machine = data.get("machine_info") or {}
+    if not isinstance(machine, Mapping):
+        raise ValueError(f"results file {str(path)!r}: 'machine_info' is "
+                         f"{type(machine).__name__}, expected an object")
     cases, skipped = [], []
     for index, bench in enumerate(data["benchmarks"]):
-        case = _case(bench)
+        try:
+            case = _case(bench)
+        except (TypeError, ValueError, OverflowError) as error:
+            raise ValueError(f"results file {str(path)!r}: benchmarks[{index}] is not a usable "
+                             f"rnnbench case ({type(error).__name__}: {error}); regenerate it "
+                             "with pytest benchmarks --benchmark-json=FILE") from None
         if case is None:
             name = bench.get("name", f"#{index}") if isinstance(bench, Mapping) else f"#{index}"
             skipped.append(str(name))
@@ -144,7 +137,7 @@ def load_bench(path: Path, data: Any | None = None) -> BenchResults:
         cases, data) or "?")
     return BenchResults(
         path=path,
-        device_name=str(machine.get("device_name") or machine.get("cpu", {}).get("brand_raw")
+        device_name=str(machine.get("device_name") or _mapping(machine.get("cpu")).get("brand_raw")
                         or machine.get("processor") or "unknown device"),
         torch_version=torch_version,
         date=str(data.get("datetime", "undated"))[:10],
@@ -164,7 +157,7 @@ def _timer(benchmarks: list[Any]) -> str | None:
 
 def _first_version(cases: list[Case], data: Mapping[str, Any]) -> str | None:
     for bench in data["benchmarks"]:
-        info = bench.get("extra_info", {}) if isinstance(bench, Mapping) else {}
+        info = _mapping(bench.get("extra_info")) if isinstance(bench, Mapping) else {}
         versions = info.get("versions")
         if isinstance(versions, Mapping) and versions.get("torch"):
             return str(versions["torch"])
@@ -176,7 +169,7 @@ def _first_version(cases: list[Case], data: Mapping[str, Any]) -> str | None:
 def _case(bench: Any) -> Case | None:
     if not isinstance(bench, Mapping):
         return None
-    info, stats = bench.get("extra_info") or {}, bench.get("stats") or {}
+    info, stats = _mapping(bench.get("extra_info")), _mapping(bench.get("stats"))
     if any(key not in info for key in REQUIRED_CASE_KEYS) or not _finite(stats.get("median")):
         return None
     return Case(
@@ -202,6 +195,10 @@ def _case(bench: Any) -> Case | None:
         else None,
         flops=_float_or_none(info.get("flops")),
     )
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def _finite(value: Any) -> bool:
