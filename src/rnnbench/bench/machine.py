@@ -8,20 +8,25 @@ guarded: without the package, the driver or a field, that field is simply absent
 ``device_name`` names what the timings are of (the GPU when CUDA cases run, else the CPU
 model); :func:`check_comparable` refuses to compare runs whose ``device_name`` differ.
 Readings that change from run to run on one machine (GPU clocks, temperature, power,
-throttle reasons) sit under each GPU's ``state`` key so a comparison can leave them out.
+throttle reasons) sit under each GPU's ``state`` key so a comparison can leave them out;
+so does the 1-minute load average at the start and the end of the run (:data:`LOAD`), which
+says whether other work competed for the CPU while the timings were taken
+(:func:`load_warning`).
 """
 
 from __future__ import annotations
 
 import os
 import platform
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import torch
 
 #: The key, inside each GPU's entry, of the readings that change between runs.
 VOLATILE = "state"
+#: The ``machine_info`` key of the run's load averages (see :func:`load_info`).
+LOAD = "load_average_1m"
 
 
 def machine_info(devices: Iterable[str], cpu_model: str | None = None) -> dict[str, Any]:
@@ -128,6 +133,54 @@ def _watts(milliwatts: Any) -> float | None:
     return None if milliwatts is None else milliwatts / 1000
 
 
+def cpu_model() -> str:
+    """The CPU's model name (Linux: from /proc/cpuinfo), else what ``platform`` knows."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def load_average() -> float | None:
+    """The 1-minute load average of the machine, or None where the OS keeps none."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
+def load_info(start: float | None, end: float | None) -> dict[str, Any]:
+    """The :data:`LOAD` entry: load averages at start and end, cores and this run's threads."""
+    return {"start": start, "end": end, "cpu_count": os.cpu_count(),
+            "threads": torch.get_num_threads()}
+
+
+def load_warning(load: Mapping[str, Any]) -> str | None:
+    """A sentence when other work competed for the CPU during the run, else None.
+
+    At the start the load average is other work's alone; at the end it also counts the run's
+    own threads (as many cores as it keeps busy, at most ``threads``). Whatever is left, a
+    whole core or half of the cores (whichever is more), is enough competition to blur
+    timings.
+    """
+    cores = load.get("cpu_count") or 1
+    start, end, threads = load.get("start"), load.get("end"), load.get("threads") or 1
+    others = max(start or 0.0, (end or 0.0) - min(threads, cores))
+    if others < max(1.0, cores / 2):
+        return None
+    return (f"load average {_load(start)} at start, {_load(end)} at end on {cores} cores: "
+            "other work competed for the CPU, so these timings are noisy; rerun on an idle "
+            "machine before comparing them")
+
+
+def _load(value: float | None) -> str:
+    return "?" if value is None else f"{value:.2f}"
+
+
 def check_comparable(current: dict[str, Any], saved: dict[str, Any]) -> None:
     """Raise ``ValueError`` when two runs' timings are of different devices."""
     now, then = current.get("device_name"), saved.get("device_name")
@@ -141,6 +194,7 @@ def check_comparable(current: dict[str, Any], saved: dict[str, Any]) -> None:
 
 def drop_volatile(info: dict[str, Any]) -> None:
     """Removes, in place, the readings that differ between runs of one machine."""
+    info.pop(LOAD, None)
     for gpu in info.get("gpus") or []:
         if isinstance(gpu, dict):
             gpu.pop(VOLATILE, None)

@@ -1,0 +1,162 @@
+"""A newcomer's first hour (issue 11): the ordinary situations end with a message, not a
+traceback, and the terminal says what ran, what was left out and where results went.
+
+Each test runs ``pytest benchmarks`` in a subprocess on a tiny selection, with its own
+``--benchmark-storage``, so nothing lands in the checkout's ``.benchmarks``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from rnnbench.bench import machine
+from rnnbench.bench.grid import Case
+
+REPO = Path(__file__).resolve().parents[1]
+NATIVE = "lstm-native-cpu-f32-I256-H128-L1-T100-B8-fwdbwd"
+EAGER = "lstm-eager-cpu-f32-I256-H128-L1-T100-B8-fwdbwd"
+#: Few, short rounds: these tests check what is printed, not the timings.
+QUICK_TIMING = ("--benchmark-min-rounds=2", "--benchmark-max-time=0.05")
+
+
+def bench(*args: str, storage: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "pytest", "benchmarks", "-p", "no:cacheprovider",
+               f"--benchmark-storage={storage}", *args]
+    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+def output(result: subprocess.CompletedProcess[str]) -> str:
+    text = result.stdout + result.stderr
+    assert "Traceback" not in text and "INTERNALERROR" not in text, text
+    return text
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
+def test_cuda_asked_for_without_cuda_is_a_usage_error(tmp_path: Path) -> None:
+    result = bench("--rnnbench-device=cuda", "--benchmark-autosave", storage=tmp_path)
+    assert result.returncode == pytest.ExitCode.USAGE_ERROR
+    assert "--rnnbench-device=cuda is not accepted here: CUDA is not available" in output(result)
+
+
+def test_nothing_timed_with_autosave_and_json_saves_nothing_and_says_so(tmp_path: Path) -> None:
+    json_file = tmp_path / "run.json"
+    result = bench("-k", "matches-no-case", "--benchmark-autosave",
+                   f"--benchmark-json={json_file}", storage=tmp_path / "store")
+    text = output(result)
+    assert result.returncode == pytest.ExitCode.NO_TESTS_COLLECTED
+    assert "no case was timed, so nothing was saved (--benchmark-json=" in text
+    assert not json_file.exists()
+    assert not list((tmp_path / "store").rglob("*.json"))
+    # What was left out is said once each, CUDA cases included where there is no CUDA.
+    assert "not collected: 13 convergence cases" in text
+    said = [line for line in text.splitlines() if "CUDA is not available" in line]
+    assert len(said) == (0 if torch.cuda.is_available() else 1)
+    assert all(line.startswith("not collected: ") for line in said)
+
+
+def test_compare_without_a_saved_run_says_how_to_save_one(tmp_path: Path) -> None:
+    result = bench("-k", NATIVE, "--benchmark-compare", storage=tmp_path / "empty")
+    text = output(result)
+    assert result.returncode == pytest.ExitCode.USAGE_ERROR
+    assert "--benchmark-compare: no saved run in" in text
+    assert "pytest benchmarks --benchmark-autosave" in text
+    assert "Can't compare" not in text  # pytest-benchmark's own warning is not shown too
+
+
+def test_a_run_ends_with_the_summary_and_compares_with_a_change_column(tmp_path: Path) -> None:
+    selection = ("-k", f"{NATIVE} or {EAGER}", *QUICK_TIMING)
+    first = bench(*selection, "--benchmark-autosave", storage=tmp_path)
+    text = output(first)
+    assert first.returncode == 0, text
+    table = text[text.index("Name (time in "):]
+    assert "Median" in table and "IQR" in table and "Rounds" in table
+    assert "StdDev" not in table and "speed[lstm-eager-" in table  # short names
+    summary = text[text.index("rnnbench summary"):]
+    assert "lstm-cpu-f32-I256-H128-L1-T100-B8-fwdbwd  native" in summary
+    assert "eager " in summary and "x" in summary
+    saved = next(tmp_path.rglob("*.json"))
+    assert f"readable report: rnnbench report {saved}" in summary
+    assert "load average (1 min)" in summary
+    load = json.loads(saved.read_text())["machine_info"][machine.LOAD]
+    assert set(load) == {"start", "end", "cpu_count", "threads"}
+
+    second = bench(*selection, "--benchmark-compare", storage=tmp_path)
+    text = output(second)
+    assert second.returncode == 0, text
+    assert f"change of median against {saved.name}" in text
+    assert NATIVE in text.split("change of median against")[1]
+
+
+def test_load_warning_only_when_other_work_competed() -> None:
+    idle = {"start": 0.1, "end": 2.0, "cpu_count": 2, "threads": 2}  # the run's own 2 threads
+    assert machine.load_warning(idle) is None
+    busy_before = {**idle, "start": 1.2}
+    busy_during = {**idle, "end": 3.3}
+    for load in (busy_before, busy_during):
+        warning = machine.load_warning(load)
+        assert warning and "on 2 cores" in warning and "idle machine" in warning
+    assert machine.load_warning({"start": None, "end": None, "cpu_count": 8}) is None
+    assert machine.load_average() is None or machine.load_average() >= 0
+
+
+def test_load_average_is_not_compared_between_runs() -> None:
+    info = {machine.LOAD: {"start": 1.0}, "cpu_model": "x"}
+    machine.drop_volatile(info)
+    assert info == {"cpu_model": "x"}
+
+
+def test_long_cases_are_the_compiled_and_the_long_sequence_ones() -> None:
+    spec = importlib.util.spec_from_file_location("bench_conftest", REPO / "benchmarks/conftest.py")
+    assert spec and spec.loader
+    conftest = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = conftest  # dataclasses look their module up there
+    try:
+        spec.loader.exec_module(conftest)
+    finally:
+        del sys.modules[spec.name]
+
+    def case(impl: str, T: int) -> Case:
+        return Case("lstm", impl, "cpu", "f32", T, 64, 256, 128, 1)
+
+    assert conftest._long(case("native", 100)) is None
+    assert "torch.compile" in conftest._long(case("compiled", 100))
+    assert conftest._long(case("native", 800)) == "T=800, B=64"
+
+
+@pytest.mark.skipif(shutil.which("tox") is None, reason="tox is not installed")
+@pytest.mark.skipif(shutil.which("nvidia-smi") is not None, reason="nvidia-smi is here")
+def test_tox_gpu_stops_before_installing_anything_without_a_gpu(tmp_path: Path) -> None:
+    result = subprocess.run(["tox", "-e", "gpu", "--workdir", str(tmp_path)], cwd=REPO,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    assert "tox -e gpu: no NVIDIA GPU here" in result.stdout + result.stderr
+    assert not list(tmp_path.rglob("site-packages/torch"))
+    assert not list(tmp_path.rglob("site-packages/rnnbench*"))
+
+
+def test_gitignore_covers_the_venv_file_tox_leaves() -> None:
+    if shutil.which("git") is None or not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    ignored = subprocess.run(["git", "check-ignore", "-q", "--no-index", ".venv"], cwd=REPO)
+    assert ignored.returncode == 0
+
+
+def test_readme_install_lines_and_commands_that_change_no_committed_file() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert "python -m venv .venv" in readme
+    assert "pip install torch --index-url https://download.pytorch.org/whl/cpu" in readme
+    assert "pip install -e . && pytest benchmarks --benchmark-autosave" in readme
+    assert 'pip install -e ".[dev]" && pytest --benchmark-disable' in readme
+    assert "--benchmark-json=reports/" not in readme
+    assert "rnnbench report FILE --out" in readme and "seed article" in readme
