@@ -117,14 +117,15 @@ def check_output_file(option: str, path: str | os.PathLike[str]) -> Path:
         raise BadFile(f"{option} {str(path)!r} is a directory: name a file to write")
     if path.exists() and not path.is_file():
         raise BadFile(f"{option} {str(path)!r} is not a regular file: name a file to write")
-    check_output_dir(option, path.parent if str(path.parent) else Path("."), what="its folder")
+    folder = path.parent if str(path.parent) else Path(".")
+    check_output_dir(option, folder, shown=f"{option} {str(path)!r}: its folder {str(folder)!r}")
     return path
 
 
-def check_output_dir(option: str, path: str | os.PathLike[str], what: str = "") -> Path:
+def check_output_dir(option: str, path: str | os.PathLike[str], shown: str = "") -> Path:
     """Make sure the folder ``path`` exists (creating it) and is writable."""
     path = Path(path)
-    shown = f"{option} {str(path)!r}" if not what else f"{what} {str(path)!r} (of {option})"
+    shown = shown or f"{option} {str(path)!r}"
     try:
         path.mkdir(parents=True, exist_ok=True)
     except FileExistsError:

@@ -12,6 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from rnnbench.files import check_output_file
 from rnnbench.gate.baseline import CPU_QUICK, refresh
 from rnnbench.gate.rerun import CPU_ARGS, SUITE, run_suite
 
@@ -30,6 +31,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output_file("--to", args.to)  # before a suite run of minutes, not after it
     if args.result:
         return _adopt(args.result, args.to)
     with tempfile.TemporaryDirectory() as folder:
