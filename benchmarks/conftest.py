@@ -8,9 +8,9 @@ the regression gate tests significance on them.
 
 What the terminal shows: CUDA cases are not collected where CUDA is missing (asking for them
 with ``--rnnbench-device=cuda`` is a usage error there), nor the ``slow`` convergence cases
-unless a ``-m`` expression is given; a case expected to run long prints its id before it
-starts; the run ends with a short summary (custom/native ratio per shape, the file written,
-the machine and its load average). Situations that pytest-benchmark reports with a warning
+unless a ``-m`` expression is given; a case that may run for a minute (T=800) prints its id
+before it starts; the run ends with a short summary (custom/native ratio per shape, the file
+written, the machine and its load average). Situations that pytest-benchmark reports with a warning
 (nothing to save, nothing to compare with) end with one clear line instead.
 """
 
@@ -139,12 +139,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             run.long_cases[item.nodeid] = why
 
 
+#: Time steps x batch x layers x directions from which a CPU case may take a minute: about
+#: half a second a call at T=800, B=64, one layer, times warm-up, rounds and the profiled call.
+LONG_CASE_WORK = 800 * 64
+
+
 def _long(case: Case) -> str | None:
     """Why a case may run for a minute or more on a small CPU machine (None: it will not)."""
-    if case.device == "cpu" and case.impl == "compiled":
-        return "torch.compile compiles it first"
-    if case.device == "cpu" and case.T * case.B * case.num_layers >= 800 * 64:
-        return f"T={case.T}, B={case.B}"
+    work = case.T * case.B * case.num_layers * (2 if case.bidirectional else 1)
+    if case.device == "cpu" and work >= LONG_CASE_WORK:
+        return f"T={case.T}, B={case.B}: may take a minute"
     return None
 
 
