@@ -19,7 +19,7 @@ from torch.nn.utils.rnn import pack_padded_sequence
 from rnnbench import ImplUnavailable, Recurrent, build
 
 TOLERANCE = {torch.float64: 1e-10, torch.float32: 1e-5}
-CUSTOM = ("eager", "script")  # 'compiled' has its own fixed-shape tests: each shape compiles
+CUSTOM = ("eager", "script", "fused")  # 'compiled': own fixed-shape tests (each compiles)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnbench.cells import GRUStep, LSTMStep
+from rnnbench.fused import fused
 
 STEPS: dict[str, type[nn.Module]] = {"lstm": LSTMStep, "gru": GRUStep}
 
@@ -108,7 +109,7 @@ def _compiled(cell: str) -> nn.Module:
 
 
 #: Implementation name -> scan factory. ``native`` is handled by :mod:`rnnbench.build`.
-IMPLS = {"eager": _eager, "script": _script, "compiled": _compiled}
+IMPLS = {"eager": _eager, "script": _script, "compiled": _compiled, "fused": fused}
 
 #: Test-only switch that proves the regression gate works: ``CELL:IMPL:FACTOR`` entries,
 #: comma-separated (e.g. ``lstm:eager:1.5``), make that scan do real extra work.
