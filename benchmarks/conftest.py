@@ -255,6 +255,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     if not (timed or run.not_collected or run.nothing_saved):
         return
     write = terminalreporter.write_line
+    terminalreporter.ensure_newline()
     terminalreporter.section("rnnbench summary", sep="-")
     lines = ratio_lines(timed)
     if lines:
