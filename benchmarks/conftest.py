@@ -266,7 +266,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         write(line)
     for path in _written(bench):
         write(f"results: {path}")
-        write(f"  readable report: rnnbench report {path} --out my-report")
+        write(f"  readable report: rnnbench report {path} --out runs/my-report")
     if run.nothing_saved:
         write(run.nothing_saved)
     if timed:
