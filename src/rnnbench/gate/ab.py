@@ -21,10 +21,12 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,8 +70,13 @@ def resolve_commit(rev: str, repo: Path) -> str:
 
 @contextlib.contextmanager
 def checkout(commit: str, repo: Path) -> Iterator[Path]:
-    """The tree of ``commit`` in a temporary folder, removed on exit (Ctrl-C included)."""
+    """The tree of ``commit`` in a temporary folder, removed on exit (Ctrl-C and SIGTERM
+    included: SIGTERM is turned into KeyboardInterrupt meanwhile)."""
     folder = Path(tempfile.mkdtemp(prefix=f"rnnbench-ab-{commit[:7]}-"))
+    stack = contextlib.ExitStack()
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _interrupt)
+        stack.callback(signal.signal, signal.SIGTERM, previous)
     try:
         archive = folder / "tree.tar"
         with archive.open("wb") as stream:
@@ -84,6 +91,11 @@ def checkout(commit: str, repo: Path) -> Iterator[Path]:
         yield tree
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+        stack.close()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def check_builds(tree: Path, commit: str) -> None:
@@ -122,14 +134,18 @@ def collect(pytest_args: str, tree: Path) -> list[str]:
 
 
 def chunks(ids: Sequence[str], count: int = CHUNKS) -> list[list[str]]:
-    """``ids`` in at most ``count`` chunks of whole shapes (native and customs together)."""
+    """``ids`` in at most ``count`` chunks of whole shapes (native and customs together).
+
+    Shapes are ordered by cell first, so that a chunk spans few cells: each process compiles
+    the ``torch.compile`` step once per cell and grad mode it meets.
+    """
     from rnnbench.bench import grid
 
     shape_of = {case.id: case.shape_key for case in grid.cases("full")}
     shapes: dict[str, list[str]] = {}
     for case in ids:
         shapes.setdefault(shape_of.get(case, case), []).append(case)
-    groups = list(shapes.values())
+    groups = sorted(shapes.values(), key=lambda group: group[0].split("-")[0])
     count = max(1, min(count, len(groups)))
     size, extra = divmod(len(groups), count)
     out, start = [], 0

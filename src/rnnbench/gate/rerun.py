@@ -56,7 +56,7 @@ def run_suite(output: str | Path, pytest_args: str = CPU_ARGS, cases: Sequence[s
 def _short(command: list[str]) -> str:
     """The command as echoed: a long ``-k`` selection is summarised by its case count."""
     if "-k" in command:
-        at = command.index("-k") + 1
+        at = len(command) - command[::-1].index("-k")  # the last -k: the selection
         count = command[at].count(" or ") + 1
         command = [*command[:at], f"<{count} case(s)>", *command[at + 1:]]
     return shlex.join(command)
