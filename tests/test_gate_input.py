@@ -149,3 +149,14 @@ def test_timings_of_another_instruction_set_are_not_compared(tmp_path, good, cap
 def test_bad_thresholds_are_usage_errors(good, capsys, option: list[str]) -> None:
     status, message = gate(capsys, good, good, *option)
     assert status == 2 and "is not accepted" in message
+
+
+def test_a_noisy_baseline_is_named(tmp_path, capsys) -> None:
+    noisy = suite(spread=0.3)
+    noisy["machine_info"]["load_average_1m"] = {"start": 3.1, "end": 4.0, "cpu_count": 2,
+                                                "threads": 1}
+    status, message = gate(capsys, write(tmp_path / "n.json", noisy),
+                           write(tmp_path / "c.json", suite()))
+    assert status == 0
+    assert "note: baseline run" in message and "load average 3.10 at start" in message
+    assert "rounds spread wider than 10%" in message

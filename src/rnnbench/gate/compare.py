@@ -310,12 +310,36 @@ def check_compatible(baseline: Run, current: Run) -> list[str]:
             "machine with the same settings: `rnnbench gate BASELINE CURRENT --run` measures "
             "the baseline's commit here, interleaved with the current code"
         )
-    notes = []
+    notes = [f"{role} run {run.path!r}: {warning}" for role, run in
+             (("baseline", baseline), ("current", current)) for warning in noise(run)]
     for key in NOTED_INFO:
         then, now = _info_values(baseline, key), _info_values(current, key)
         if then and now and then != now:
             notes.append(f"{key} differs: baseline {_names(then)}, current {_names(now)}")
     return notes
+
+
+#: A case whose rounds spread (interquartile range) wider than this share of the median is
+#: noisy; a run with many such cases was measured on a busy machine.
+NOISY_IQR = 0.10
+
+
+def noise(run: Run) -> list[str]:
+    """Warnings that ``run``'s timings are noisy: a loaded machine, widely spread rounds."""
+    from rnnbench.bench.machine import load_warning
+
+    out = [warning] if run.load and (warning := load_warning(run.load)) else []
+    spread = [c.key for c in run.cases.values() if _iqr_share(c.timings) > NOISY_IQR]
+    if len(spread) * 4 >= len(run.cases) and spread:
+        out.append(f"{len(spread)} of {len(run.cases)} cases have rounds spread wider than "
+                   f"{NOISY_IQR:.0%} of their median (e.g. {spread[0]}): the timings are noisy, "
+                   "so small differences cannot be told apart from it")
+    return out
+
+
+def _iqr_share(timings: Sequence[float]) -> float:
+    q1, median, q3 = np.percentile(timings, [25, 50, 75])
+    return float((q3 - q1) / median) if median > 0 else 0.0
 
 
 def _normalised(case: Case, reference: Case | None) -> list[float]:

@@ -65,6 +65,7 @@ class Run:
     commit: str | None = None  # the commit measured (pytest-benchmark's ``commit_info.id``)
     dirty: bool = False  # measured with uncommitted changes
     exitstatus: int | None = None  # the pytest session's exit status, where recorded
+    load: Mapping[str, Any] = field(default_factory=dict)  # load averages during the run
 
     @property
     def timers(self) -> frozenset[str]:
@@ -144,6 +145,7 @@ def parse_run(document: object, path: str, role: str = "current") -> Run:
         machine=machine_identity(document["machine_info"]),
         commit=_commit(commit.get("id")), dirty=commit.get("dirty") is True,
         exitstatus=status if isinstance(status, int) else None,
+        load=_mapping(document["machine_info"].get("load_average_1m")),
     )
 
 
@@ -210,6 +212,10 @@ def _device_name(machine_info: Mapping[str, Any]) -> str | None:
 
 def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _mapping(value: object) -> dict[str, Any]:
+    return dict(value) if isinstance(value, dict) else {}
 
 
 def _commit(value: object) -> str | None:
