@@ -48,6 +48,8 @@ def measure(benchmark: Any, case: Case) -> None:
     for _ in range(0 if benchmark.disabled else WARMUP_CALLS):
         workload()
     benchmark(workload)  # with --benchmark-disable: one plain call
+    if benchmark.disabled:  # a correctness run: nothing is recorded, so nothing to count
+        return
     workload.reset()
     counts = profile_call(workload, case.device)  # after compilation, so it is not counted
 
