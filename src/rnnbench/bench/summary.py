@@ -51,9 +51,10 @@ class Result:
         return tuple(self.info.get(name) for name in names if name not in without)
 
 
-#: ``extra_info`` keys every table reads, and the numbers ``stats`` must hold.
-CASE_KEYS = ("shape_key", "case", "cell", "impl", "device", "dtype", "input_size",
-             "hidden_size", "num_layers", "T", "B", "layout", "pass")
+#: ``extra_info`` keys every table reads (text, then integers), and the numbers ``stats`` holds.
+TEXT_KEYS = ("shape_key", "case", "cell", "impl", "device", "dtype", "layout", "pass")
+INT_KEYS = ("input_size", "hidden_size", "num_layers", "T", "B")
+CASE_KEYS = TEXT_KEYS + INT_KEYS
 STAT_KEYS = ("median", "iqr")
 
 
@@ -75,7 +76,9 @@ def load(path: str | Path) -> tuple[list[Result], dict[str, Any]]:
         if not isinstance(info, dict) or "shape_key" not in info:
             continue
         stats = bench.get("stats")
-        missing = [k for k in CASE_KEYS if not isinstance(info.get(k), (str, int, float))] + (
+        missing = [k for k in TEXT_KEYS if not isinstance(info.get(k), str)] + [
+            k for k in INT_KEYS if not isinstance(info.get(k), int) or isinstance(info[k], bool)
+        ] + (
             [f"stats.{k}" for k in STAT_KEYS if not _positive(stats.get(k))]
             if isinstance(stats, dict) else ["stats"])
         if not missing and not stats["median"] > 0:

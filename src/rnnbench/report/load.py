@@ -170,7 +170,8 @@ def _case(bench: Any) -> Case | None:
     if not isinstance(bench, Mapping):
         return None
     info, stats = _mapping(bench.get("extra_info")), _mapping(bench.get("stats"))
-    if any(key not in info for key in REQUIRED_CASE_KEYS) or not _finite(stats.get("median")):
+    if any(key not in info for key in REQUIRED_CASE_KEYS) or not _finite(stats.get("median")) \
+            or stats["median"] <= 0:  # a time of zero or less is no measurement
         return None
     return Case(
         case=str(info.get("case") or bench.get("name", "")),
