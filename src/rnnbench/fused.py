@@ -40,46 +40,48 @@ def _order(steps: int, reverse: bool) -> range:
     return range(steps - 1, -1, -1) if reverse else range(steps)
 
 
+def _accumulator(dy: Tensor | None, zeros: Tensor) -> Tensor:
+    """A contiguous copy of ``dy`` (or zeros) that the backward loop adds ``dh`` to in place."""
+    return zeros if dy is None else dy.clone(memory_format=torch.contiguous_format)
+
+
 class LSTMScan(torch.autograd.Function):
     """One LSTM layer and direction. ``gi (T, B, 4H)`` holds ``W_ih x_t + b_ih + b_hh``.
 
-    Saved for the backward: ``gates (T, B, 4H)`` (``i, f, g, o`` after activation), the cell
-    states ``c`` and the hidden states ``h`` (each ``(T+1, B, H)`` with the initial state in
-    it) and ``tanh(c)``. Backward, with ``dh`` the gradient reaching ``h_t``::
+    Saved for the backward: the gate activations ``(T, B, 4H)``, the hidden and cell states
+    (each ``(T+1, B, H)`` with the initial state in it) and ``tanh(c)``. Backward, with ``dh``
+    the gradient reaching ``h_t``::
 
-        dc      = dc_{t+1} * f_{t+1}  +  dh * o * (1 - tanh(c)^2)
-        dG_o    = dh * tanh(c) * o (1 - o)
-        dG_i    = dc * g * i (1 - i)      dG_f = dc * c_{t-1} * f (1 - f)
-        dG_g    = dc * i * (1 - g^2)
+        dc       = dc_{t+1} * f_{t+1}  +  dh * o (1 - tanh(c)^2)
+        dG_o     = dh * tanh(c) o (1 - o)
+        dG_i     = dc * g i (1 - i)      dG_f = dc * c_{t-1} f (1 - f)
+        dG_g     = dc * i (1 - g^2)
         dh_{t-1} = dy_{t-1} + dG @ W_hh
     """
 
     @staticmethod
     def forward(ctx: Any, gi: Tensor, h0: Tensor, c0: Tensor, w_hh: Tensor,
                 reverse: bool) -> tuple[Tensor, Tensor, Tensor]:
-        gi = gi.contiguous()
         steps, batch, _ = gi.shape
         hidden = w_hh.shape[1]
-        gates = torch.empty_like(gi)  # (T, B, 4H)
+        gates = torch.empty_like(gi, memory_format=torch.contiguous_format)  # (T, B, 4H)
+        w_t = w_hh.t()
         hs = gi.new_empty(steps + 1, batch, hidden)  # h_t at t+off, h_{t-1} at t+1-off
         cs = gi.new_empty(steps + 1, batch, hidden)
         tanh_c = gi.new_empty(steps, batch, hidden)
         off = 0 if reverse else 1
         hs[steps if reverse else 0] = h0
         cs[steps if reverse else 0] = c0
-        w_t = w_hh.t()
         # Views prepared in one call each: per-step Python indexing costs more than the ops.
-        gate_t, gi_t = gates.unbind(0), gi.unbind(0)
+        gi_t, gate_t = gi.unbind(0), gates.unbind(0)
         h_t, c_t, tc_t = hs.unbind(0), cs.unbind(0), tanh_c.unbind(0)
-        ifs = gates[:, :, : 2 * hidden].unbind(0)
-        i_ = gates[:, :, :hidden].unbind(0)
-        f_ = gates[:, :, hidden : 2 * hidden].unbind(0)
-        g_ = gates[:, :, 2 * hidden : 3 * hidden].unbind(0)
-        o_ = gates[:, :, 3 * hidden :].unbind(0)
+        i_, f_, g_, o_ = (x.unbind(0) for x in gates.chunk(4, 2))
+        if_ = gates[:, :, : 2 * hidden].unbind(0)
         for t in _order(steps, reverse):
             now, before = t + off, t + 1 - off
+            # Into the gate buffer: cheaper than copying gi once (the step's copy stays in cache).
             torch.addmm(gi_t[t], h_t[before], w_t, out=gate_t[t])  # (B, 4H)
-            ifs[t].sigmoid_()
+            if_[t].sigmoid_()
             g_[t].tanh_()
             o_[t].sigmoid_()
             torch.mul(f_[t], c_t[before], out=c_t[now])
@@ -104,84 +106,83 @@ class LSTMScan(torch.autograd.Function):
         h_prev = hs[1 - off : 1 - off + steps]  # (T, B, H), h_{t-1} in time order
         c_prev = cs[1 - off : 1 - off + steps]
         i, f, g, o = gates.chunk(4, 2)
+        one = gates.new_ones(())
 
         # Everything that does not depend on the incoming gradient, for all steps at once.
-        a_o = tanh_c * o * (1 - o)  # dG_o = dh * a_o
-        a_c = o * (1 - tanh_c * tanh_c)  # dc += dh * a_c
-        a_ifg = torch.stack([g * i * (1 - i), c_prev * f * (1 - f), i * (1 - g * g)], 2)
+        d_sig = torch.addcmul(gates, gates, gates, value=-1)  # s (1 - s); g's block unused
+        a_ifg = gates.new_empty(steps, batch, 3, hidden)  # dG_{i,f,g} = dc * a_ifg
+        torch.mul(d_sig[:, :, :hidden], g, out=a_ifg[:, :, 0])
+        torch.mul(d_sig[:, :, hidden : 2 * hidden], c_prev, out=a_ifg[:, :, 1])
+        torch.addcmul(one, g, g, value=-1, out=a_ifg[:, :, 2]).mul_(i)
+        a_o = d_sig[:, :, 3 * hidden :].mul_(tanh_c)  # dG_o = dh * a_o
+        a_c = torch.addcmul(one, tanh_c, tanh_c, value=-1).mul_(o)  # dc += dh * a_c
 
         d_gates = torch.empty_like(gates)  # (T, B, 4H), also d(gi)
         dg_ifg = d_gates[:, :, : 3 * hidden].unflatten(2, (3, hidden)).unbind(0)  # (B, 3, H)
         dg_o = d_gates[:, :, 3 * hidden :].unbind(0)
-        dg_t, a_o_t, a_c_t, a_ifg_t, f_t = (
-            x.unbind(0) for x in (d_gates, a_o, a_c, a_ifg, f)
-        )
-        dy_t = dy.unbind(0) if dy is not None else None
-        dh = dh_n.clone() if dh_n is not None else hs.new_zeros(batch, hidden)
-        dc = dc_n.clone() if dc_n is not None else hs.new_zeros(batch, hidden)
+        dg_t, a_o_t, a_c_t, a_ifg_t, f_t = (x.unbind(0) for x in (d_gates, a_o, a_c, a_ifg, f))
+        # dh reaching each h_t: dy plus, added in place step by step, the recurrent part.
+        dh_all = _accumulator(dy, hs.new_zeros(steps, batch, hidden))
+        dh_t = dh_all.unbind(0)
         order = list(_order(steps, not reverse))  # the forward's steps, backwards
-        if dy_t is not None:
-            dh.add_(dy_t[order[0]])
+        if dh_n is not None:
+            dh_t[order[0]].add_(dh_n)
+        dc = dc_n.clone() if dc_n is not None else hs.new_zeros(batch, hidden)
+        dh0 = hs.new_zeros(batch, hidden)
         for k, t in enumerate(order):
+            dh = dh_t[t]
             torch.mul(dh, a_o_t[t], out=dg_o[t])
             dc.addcmul_(dh, a_c_t[t])
             torch.mul(dc.unsqueeze(1), a_ifg_t[t], out=dg_ifg[t])
             dc.mul_(f_t[t])
-            if k + 1 < steps and dy_t is not None:
-                torch.addmm(dy_t[order[k + 1]], dg_t[t], w_hh, out=dh)
-            else:
-                torch.mm(dg_t[t], w_hh, out=dh)
+            (dh_t[order[k + 1]] if k + 1 < steps else dh0).addmm_(dg_t[t], w_hh)
         flat = d_gates.view(steps * batch, -1)
         d_w_hh = torch.mm(flat.t(), h_prev.reshape(steps * batch, hidden))  # one large matmul
-        return d_gates, dh, dc, d_w_hh, None
+        return d_gates, dh0, dc, d_w_hh, None
 
 
 class GRUScan(torch.autograd.Function):
     """One GRU layer and direction. ``gi (T, B, 3H)`` holds ``W_ih x_t + b_ih + [b_hr, b_hz, 0]``.
 
-    Saved: ``gates (T, B, 3H)`` (``r, z`` after sigmoid, ``n`` after tanh), the recurrent
-    products ``gh = h_{t-1} W_hh^T + [0, 0, b_hn]`` and the hidden states. With
-    ``h_t = n + z (h_{t-1} - n)`` and ``dh`` the gradient reaching ``h_t``::
+    Saved: ``x (T, B, 3H)``: ``r, z`` after the sigmoid and ``gh_n = W_hn h_{t-1} + b_hn``;
+    ``n (T, B, H)`` after the tanh; the hidden states. With ``h_t = n + z (h_{t-1} - n)`` and
+    ``dh`` the gradient reaching ``h_t``::
 
         dG_n  = dh * (1 - z) (1 - n^2)              (pre-activation of n; d(gi_n) = dG_n)
         dG_z  = dh * (h_{t-1} - n) z (1 - z)
-        dG_r  = dG_n * gh_n * r (1 - r)
-        dgh   = [dG_r, dG_z, dG_n * r]               (d of the recurrent product, and d b_hn)
-        dh_{t-1} = dy_{t-1} + dh * z + dgh @ W_hh
+        dG_r  = dG_n * gh_n r (1 - r)
+        dgh_n = dG_n * r                             (also d b_hn)
+        dh_{t-1} = dy_{t-1} + dh * z + [dG_r, dG_z, dgh_n] @ W_hh
+
+    The backward writes ``[dgh_n, dG_r, dG_z, dG_n]`` side by side, so that one broadcast
+    product per step makes them all, ``[..., :3H]`` is the recurrent gradient (with ``W_hh``'s
+    rows taken in the order ``n, r, z``) and ``[..., H:]`` is ``d(gi)``.
     """
 
     @staticmethod
     def forward(ctx: Any, gi: Tensor, h0: Tensor, w_hh: Tensor, b_hn: Tensor | None,
                 reverse: bool) -> tuple[Tensor, Tensor]:
-        gi = gi.contiguous()
         steps, batch, _ = gi.shape
         hidden = w_hh.shape[1]
-        gates = torch.empty_like(gi)  # (T, B, 3H)
-        gh = torch.empty_like(gi)  # (T, B, 3H)
+        x = torch.empty_like(gi, memory_format=torch.contiguous_format)  # (T, B, 3H)
+        x[:, :, : 2 * hidden] = gi[:, :, : 2 * hidden]
+        x[:, :, 2 * hidden :] = 0 if b_hn is None else b_hn
+        n = gi.new_empty(steps, batch, hidden)
         hs = gi.new_empty(steps + 1, batch, hidden)
         off = 0 if reverse else 1
         hs[steps if reverse else 0] = h0
         w_t = w_hh.t()
-        bias = None if b_hn is None else torch.cat([b_hn.new_zeros(2 * hidden), b_hn])
-        gh_t, h_t = gh.unbind(0), hs.unbind(0)
-        rz = gates[:, :, : 2 * hidden].unbind(0)
-        gi_rz = gi[:, :, : 2 * hidden].unbind(0)
-        gh_rz = gh[:, :, : 2 * hidden].unbind(0)
-        r_ = gates[:, :, :hidden].unbind(0)
-        z_ = gates[:, :, hidden : 2 * hidden].unbind(0)
-        n_ = gates[:, :, 2 * hidden :].unbind(0)
+        x_t, h_t, n_t = x.unbind(0), hs.unbind(0), n.unbind(0)
+        rz = x[:, :, : 2 * hidden].unbind(0)
+        r_, z_, gh_n = (v.unbind(0) for v in x.chunk(3, 2))
         gi_n = gi[:, :, 2 * hidden :].unbind(0)
-        gh_n = gh[:, :, 2 * hidden :].unbind(0)
         for t in _order(steps, reverse):
             now, before = t + off, t + 1 - off
-            if bias is None:
-                torch.mm(h_t[before], w_t, out=gh_t[t])
-            else:
-                torch.addmm(bias, h_t[before], w_t, out=gh_t[t])  # (B, 3H)
-            torch.add(gi_rz[t], gh_rz[t], out=rz[t]).sigmoid_()
-            torch.addcmul(gi_n[t], r_[t], gh_n[t], out=n_[t]).tanh_()
-            torch.lerp(n_[t], h_t[before], z_[t], out=h_t[now])  # n + z (h - n)
-        ctx.save_for_backward(gates, gh, hs, w_hh)
+            x_t[t].addmm_(h_t[before], w_t)  # (B, 3H)
+            rz[t].sigmoid_()
+            torch.addcmul(gi_n[t], r_[t], gh_n[t], out=n_t[t]).tanh_()
+            torch.lerp(n_t[t], h_t[before], z_[t], out=h_t[now])  # n + z (h - n)
+        ctx.save_for_backward(x, n, hs, w_hh)
         ctx.reverse, ctx.has_bias = reverse, b_hn is not None
         ctx.set_materialize_grads(False)
         last = 0 if reverse else steps
@@ -191,48 +192,46 @@ class GRUScan(torch.autograd.Function):
     @once_differentiable
     def backward(ctx: Any, dy: Tensor | None,
                  dh_n: Tensor | None) -> tuple[Tensor | None, ...]:
-        gates, gh, hs, w_hh = ctx.saved_tensors
+        x, n, hs, w_hh = ctx.saved_tensors
         reverse = ctx.reverse
-        steps, batch, _ = gates.shape
+        steps, batch, _ = x.shape
         hidden = w_hh.shape[1]
         off = 0 if reverse else 1
         h_prev = hs[1 - off : 1 - off + steps]
-        r, z, n = gates.chunk(3, 2)
-        a_n = (1 - z) * (1 - n * n)  # dG_n = dh * a_n
-        a_gh = torch.stack(  # dgh = dh * a_gh, (T, B, 3, H)
-            [a_n * gh[:, :, 2 * hidden :] * r * (1 - r), (h_prev - n) * z * (1 - z), a_n * r], 2
-        )
+        r, z, gh_n = x.chunk(3, 2)
+        one = x.new_ones(())
 
-        d_gh = torch.empty_like(gates)  # (T, B, 3H)
-        dh_all = hs.new_empty(steps, batch, hidden)  # dh reaching h_t, for dG_n at the end
-        d_gh_t, a_gh_t, z_t, dh_t = d_gh.unbind(0), a_gh.unbind(0), z.unbind(0), dh_all.unbind(0)
-        dy_t = dy.unbind(0) if dy is not None else None
+        a = x.new_empty(steps, batch, 4, hidden)  # [dgh_n, dG_r, dG_z, dG_n] = dh * a
+        a_n = torch.addcmul(one, n, n, value=-1, out=a[:, :, 3])
+        a_n.addcmul_(a_n, z, value=-1)  # (1 - n^2) (1 - z)
+        rz = x[:, :, : 2 * hidden].unflatten(2, (2, hidden))
+        torch.addcmul(rz, rz, rz, value=-1, out=a[:, :, 1:3])  # r (1 - r), z (1 - z)
+        a[:, :, 1].mul_(gh_n).mul_(a_n)
+        a[:, :, 2].mul_(h_prev - n)
+        torch.mul(a_n, r, out=a[:, :, 0])
+
+        d = x.new_empty(steps, batch, 4 * hidden)
+        w_nrz = torch.cat([w_hh[2 * hidden :], w_hh[: 2 * hidden]])  # rows n, r, z
+        d_t, a_t, z_t = d.unflatten(2, (4, hidden)).unbind(0), a.unbind(0), z.unbind(0)
+        d_gh = d[:, :, : 3 * hidden]
+        d_gh_t = d_gh.unbind(0)
+        dh_all = _accumulator(dy, hs.new_zeros(steps, batch, hidden))
+        dh_t = dh_all.unbind(0)
         order = list(_order(steps, not reverse))
-        first = order[0]
         if dh_n is not None:
-            dh_t[first].copy_(dh_n)
-            if dy_t is not None:
-                dh_t[first].add_(dy_t[first])
-        elif dy_t is not None:
-            dh_t[first].copy_(dy_t[first])
-        else:
-            dh_t[first].zero_()
-        dh0 = hs.new_empty(batch, hidden)
+            dh_t[order[0]].add_(dh_n)
+        dh0 = hs.new_zeros(batch, hidden)
         for k, t in enumerate(order):
             dh = dh_t[t]
-            torch.mul(dh.unsqueeze(1), a_gh_t[t], out=d_gh_t[t].view(batch, 3, hidden))
+            torch.mul(dh.unsqueeze(1), a_t[t], out=d_t[t])  # (B, 4, H)
             target = dh_t[order[k + 1]] if k + 1 < steps else dh0
-            if k + 1 < steps and dy_t is not None:
-                torch.addcmul(dy_t[order[k + 1]], dh, z_t[t], out=target)
-            else:
-                torch.mul(dh, z_t[t], out=target)
-            target.addmm_(d_gh_t[t], w_hh)
-        flat = d_gh.view(steps * batch, -1)
-        d_w_hh = torch.mm(flat.t(), h_prev.reshape(steps * batch, hidden))  # one large matmul
-        d_gi = d_gh.clone()
-        torch.mul(dh_all, a_n, out=d_gi[:, :, 2 * hidden :])
-        d_b_hn = d_gh[:, :, 2 * hidden :].sum((0, 1)) if ctx.has_bias else None
-        return d_gi, dh0, d_w_hh, d_b_hn, None
+            target.addcmul_(dh, z_t[t])
+            target.addmm_(d_gh_t[t], w_nrz)
+        flat = d_gh.reshape(steps * batch, 3 * hidden)
+        d_w = torch.mm(flat.t(), h_prev.reshape(steps * batch, hidden))  # one large matmul
+        d_w_hh = torch.cat([d_w[hidden:], d_w[:hidden]])  # back to rows r, z, n
+        d_b_hn = d[:, :, :hidden].sum((0, 1)) if ctx.has_bias else None
+        return d[:, :, hidden:], dh0, d_w_hh, d_b_hn, None
 
 
 class FusedScan(nn.Module):
