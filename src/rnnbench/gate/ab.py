@@ -90,8 +90,13 @@ def checkout(commit: str, repo: Path) -> Iterator[Path]:
         archive.unlink()
         yield tree
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
-        stack.close()
+        signals = {signal.SIGINT, signal.SIGTERM}
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, signals)  # a second Ctrl-C waits
+        try:
+            shutil.rmtree(folder, ignore_errors=True)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+            stack.close()
 
 
 def _interrupt(signum: int, frame: object) -> None:
