@@ -30,8 +30,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rnnbench.files import write_atomic
 from rnnbench.gate import ab
-from rnnbench.gate.baseline import write_atomic
 from rnnbench.gate.compare import Rule, compare
 from rnnbench.gate.load import Run, load_run
 from rnnbench.gate.rerun import CPU_ARGS

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from test_gate_synthetic import suite, write
 
+from rnnbench import files
 from rnnbench.cli import main
 from rnnbench.gate import baseline as baseline_module
 from rnnbench.gate import load_run
@@ -67,7 +68,7 @@ def test_refresh_refuses_an_unusable_result_and_keeps_the_old_baseline(tmp_path,
     before = target.read_bytes()
     bad = write(tmp_path / "bad.json", "{not json")
     status, out = run_cli(capsys, "baseline", "refresh", bad, "--to", target)
-    assert status == 2 and "is not JSON" in out
+    assert status == 2 and "is not valid JSON" in out
     assert target.read_bytes() == before
 
 
@@ -82,7 +83,7 @@ def test_an_interrupted_refresh_leaves_the_old_baseline_whole(tmp_path, monkeypa
         real_fsync(fd)
         raise interruption
 
-    monkeypatch.setattr(baseline_module.os, "fsync", fail_mid_write)
+    monkeypatch.setattr(files.os, "fsync", fail_mid_write)
     with pytest.raises(type(interruption)):
         baseline_module.refresh(write(tmp_path / "new.json", suite(eager_ms=60)), target)
     assert target.read_bytes() == before

@@ -36,13 +36,14 @@ def test_missing_current_file(tmp_path, good, capsys) -> None:
 
 def test_a_folder_is_not_a_result(tmp_path, good, capsys) -> None:
     status, message = gate(capsys, good, tmp_path)
-    assert status == 2 and "is not a file" in message
+    assert status == 2 and "is a directory" in message
 
 
 @pytest.mark.parametrize("text", ["", "{", "benchmarks: []", "\xff\xfe"])
 def test_not_json(tmp_path, good, capsys, text: str) -> None:
     status, message = gate(capsys, write(tmp_path / "bad.json", text), good)
-    assert status == 2 and "is not JSON" in message and "--benchmark-json" in message
+    assert status == 2 and "--benchmark-json" in message
+    assert any(why in message for why in ("is empty", "is not valid JSON", "is not UTF-8"))
 
 
 @pytest.mark.parametrize("content", [[], {"benchmarks": []}, {"machine_info": {}}, {"a": 1},
@@ -71,7 +72,8 @@ def test_timings_must_be_positive_numbers(tmp_path, good, capsys, data) -> None:
     run = suite()
     run["benchmarks"][0]["stats"]["data"] = data
     status, message = gate(capsys, good, write(tmp_path / "odd.json", run))
-    assert status == 2 and "positive numbers" in message
+    assert status == 2
+    assert "positive numbers" in message or "holds the number NaN" in message
 
 
 def test_the_same_case_twice(tmp_path, good, capsys) -> None:

@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from rnnbench.files import check_output_file, write_atomic
 from rnnbench.gate import ab
-from rnnbench.gate.baseline import write_atomic
 from rnnbench.gate.compare import (
     AB_MIN_RATIO,
     Comparison,
@@ -242,15 +241,4 @@ def _check_arguments(args: argparse.Namespace) -> None:
     for option, path in (("--json", args.json),
                          ("CURRENT", args.current if (args.run_first or args.against) else None)):
         if path:
-            _check_writable(option, Path(path))
-
-
-def _check_writable(option: str, path: Path) -> None:
-    folder = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise UnusableInput(f"{option} {str(path)!r} is a folder: name a file to write")
-    if not folder.is_dir():
-        raise UnusableInput(f"{option} {str(path)!r}: its folder {str(folder)!r} does not "
-                            "exist or is not a folder; create it or choose another path")
-    if not os.access(folder, os.W_OK):
-        raise UnusableInput(f"{option} {str(path)!r}: folder {str(folder)!r} is not writable")
+            check_output_file(option, path)

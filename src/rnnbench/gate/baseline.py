@@ -1,47 +1,17 @@
-"""Write baselines atomically: a reader sees the old file or the new one, never a torn one.
-
-The new content goes to a temporary file in the target's folder (same filesystem), is flushed
-to disk, and only then renamed over the target with ``os.replace``, which is atomic on POSIX and
-Windows. If anything fails before the rename, the temporary file is removed and the old baseline
-is untouched.
-"""
+"""Adopt a benchmark run as the committed baseline: validated, then written atomically
+(:func:`rnnbench.files.write_atomic`: a reader sees the old file or the new one, never a torn
+one)."""
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
+from rnnbench.files import write_atomic
 from rnnbench.gate.load import Run, UnusableInput, load_run
 
 #: The committed baseline of the CPU quick profile.
 CPU_QUICK = Path("baselines/cpu-quick.json")
-
-
-def write_atomic(path: str | Path, text: str) -> None:
-    """Replace ``path`` with ``text`` so that an interruption leaves the old file intact."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(temporary, _mode(path))  # mkstemp makes it private; keep the usual mode
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:  # KeyboardInterrupt too: never leave the temporary file behind
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _mode(path: Path) -> int:
-    if path.exists():
-        return path.stat().st_mode & 0o777
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
 
 
 def refresh(source: str | Path, target: str | Path = CPU_QUICK) -> Run:

@@ -6,12 +6,13 @@ turns it into exit code 2) with a message that names the file, what is wrong and
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from rnnbench.files import BadFile, read_json
 
 #: ``extra_info`` keys holding measured counts that do not depend on the machine's speed.
 #: (FLOPs are computed from the case's shape, so they cannot change; they are not gated.)
@@ -93,21 +94,12 @@ class Run:
 def load_run(path: str | Path, role: str = "current") -> Run:
     """Parse and validate one pytest-benchmark JSON file; ``role`` names it in errors."""
     path = Path(path)
-    where = f"{role} file {str(path)!r}"
-    if not path.exists():
-        hint = HOW_TO_RECORD if role == "baseline" else "pass the file that pytest wrote"
-        raise UnusableInput(f"{where} does not exist: {hint}")
-    if not path.is_file():
-        raise UnusableInput(f"{where} is not a file: pass a pytest-benchmark JSON file")
+    if role == "baseline" and not path.exists():
+        raise UnusableInput(f"baseline file {str(path)!r} does not exist: {HOW_TO_RECORD}")
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise UnusableInput(f"{where} is not JSON ({error}): {HOW_TO_RECORD}") from None
-    except RecursionError:
-        raise UnusableInput(f"{where} is nested too deeply to be a pytest-benchmark result: "
-                            f"{HOW_TO_RECORD}") from None
-    except OSError as error:
-        raise UnusableInput(f"{where} cannot be read ({error.strerror or error})") from None
+        document = read_json(path, f"{role} file")
+    except BadFile as error:
+        raise UnusableInput(f"{error}; {HOW_TO_RECORD}") from None
     return parse_run(document, str(path), role)
 
 

@@ -26,7 +26,7 @@ from itertools import permutations
 from pathlib import Path
 from typing import Any
 
-from rnnbench.gate.baseline import write_atomic
+from rnnbench.files import write_atomic
 from rnnbench.gate.compare import Comparison, Rule, compare
 from rnnbench.gate.load import Run, load_run
 from rnnbench.gate.rerun import run_suite
