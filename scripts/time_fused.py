@@ -5,7 +5,8 @@ each implementation come to native?* Every round runs every (shape, impl) once, 
 that load from other work and drift hit all implementations alike; each entry is the median
 of the rounds, in milliseconds of **process CPU time** (``time.process_time``) on one thread,
 forward and backward (the benchmark suite's ``fwdbwd`` workload). Prints a markdown table with
-each implementation's ratio to native.
+each implementation's ratio to native: the median over the rounds of its time divided by native's
+time *in the same round*, which drift between rounds does not bias.
 
     python scripts/time_fused.py                    # all shapes, 15 rounds (a few minutes)
     python scripts/time_fused.py --rounds 5 --impls native,eager,fused --shapes lstm-B64
@@ -37,8 +38,8 @@ IMPLS = ("native", "eager", "script", "compiled", "fused")
 MIN_ROUND_S = 0.05  # a round repeats short calls up to this much CPU time
 
 
-def interleaved(calls: dict[str, Callable[[], None]], rounds: int) -> dict[str, float]:
-    """Median ms per call of each callable, timed round-robin; each is warmed up twice."""
+def interleaved(calls: dict[str, Callable[[], None]], rounds: int) -> dict[str, list[float]]:
+    """ms per call of each callable in each round, timed round-robin; warmed up twice."""
     repeats = {}
     for name, call in calls.items():
         call(), call()  # warm-up (torch.compile compiles here)
@@ -52,18 +53,22 @@ def interleaved(calls: dict[str, Callable[[], None]], rounds: int) -> dict[str, 
             for _ in range(repeats[name]):
                 call()
             times[name].append((time.process_time() - start) / repeats[name] * 1e3)
-    return {name: statistics.median(values) for name, values in times.items()}
+    return times
 
 
-def table(medians: dict[tuple[str, str], float], shapes: list[str], impls: list[str]) -> str:
+def table(times: dict[tuple[str, str], list[float]], shapes: list[str], impls: list[str]) -> str:
+    """Median ms, and the median per-round ratio to native in brackets."""
     lines = ["| shape | " + " | ".join(impls) + " |", "| --- |" + " ---: |" * len(impls)]
     for shape in shapes:
-        native = medians.get((shape, "native"))
+        native = times.get((shape, "native"))
         cells = []
         for impl in impls:
-            ms = medians[(shape, impl)]
-            ratio = f" ({ms / native:.2f}x)" if native and impl != "native" else ""
-            cells.append(f"{ms:.1f}{ratio}")
+            ms = times[(shape, impl)]
+            ratio = ""
+            if native and impl != "native":
+                per_round = [a / b for a, b in zip(ms, native, strict=True)]
+                ratio = f" ({statistics.median(per_round):.2f}x)"
+            cells.append(f"{statistics.median(ms):.1f}{ratio}")
         lines.append(f"| {shape} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -83,8 +88,8 @@ def main() -> None:
             case = Case(cell, impl, "cpu", "f32", steps, batch, inputs, hidden, layers)
             calls[(shape, impl)] = make_workload(case)
     load = os.getloadavg()[0]
-    medians = interleaved(calls, args.rounds)
-    print(table(medians, shapes, impls))
+    times = interleaved(calls, args.rounds)
+    print(table(times, shapes, impls))
     print(f"\nms of process CPU time per fwd+bwd call, median of {args.rounds} interleaved "
           f"rounds, 1 thread, torch {torch.__version__}; load average {load:.2f} at the "
           f"start, {os.getloadavg()[0]:.2f} at the end")

@@ -40,9 +40,15 @@ def _order(steps: int, reverse: bool) -> range:
     return range(steps - 1, -1, -1) if reverse else range(steps)
 
 
-def _accumulator(dy: Tensor | None, zeros: Tensor) -> Tensor:
-    """A contiguous copy of ``dy`` (or zeros) that the backward loop adds ``dh`` to in place."""
-    return zeros if dy is None else dy.clone(memory_format=torch.contiguous_format)
+def _first_dh(dy: Tensor | None, dh_n: Tensor | None, first: int,
+              like: Tensor) -> tuple[Tensor, Tensor]:
+    """The gradient reaching the last state of the scan, and a spare buffer of its shape."""
+    dh = like.new_zeros(like.shape[1:])
+    if dy is not None:
+        dh.add_(dy[first])
+    if dh_n is not None:
+        dh.add_(dh_n)
+    return dh, torch.empty_like(dh)
 
 
 class LSTMScan(torch.autograd.Function):
@@ -108,37 +114,37 @@ class LSTMScan(torch.autograd.Function):
         i, f, g, o = gates.chunk(4, 2)
         one = gates.new_ones(())
 
-        # Everything that does not depend on the incoming gradient, for all steps at once.
-        d_sig = torch.addcmul(gates, gates, gates, value=-1)  # s (1 - s); g's block unused
-        a_ifg = gates.new_empty(steps, batch, 3, hidden)  # dG_{i,f,g} = dc * a_ifg
-        torch.mul(d_sig[:, :, :hidden], g, out=a_ifg[:, :, 0])
-        torch.mul(d_sig[:, :, hidden : 2 * hidden], c_prev, out=a_ifg[:, :, 1])
-        torch.addcmul(one, g, g, value=-1, out=a_ifg[:, :, 2]).mul_(i)
-        a_o = d_sig[:, :, 3 * hidden :].mul_(tanh_c)  # dG_o = dh * a_o
+        # The factors that do not depend on the incoming gradient, for all steps at once and
+        # straight into the gradient buffer, which each step then scales in place: few large
+        # temporaries, as writing fresh memory costs more here than the arithmetic.
+        d_gates = torch.empty_like(gates)  # (T, B, 4H): the factors, then d(gi)
+        a_i, a_f, a_g, a_o = d_gates.chunk(4, 2)
+        torch.addcmul(i, i, i, value=-1, out=a_i).mul_(g)  # dG_i = dc * i (1 - i) g
+        torch.addcmul(f, f, f, value=-1, out=a_f).mul_(c_prev)
+        torch.addcmul(one, g, g, value=-1, out=a_g).mul_(i)
+        torch.addcmul(o, o, o, value=-1, out=a_o).mul_(tanh_c)  # dG_o = dh * o (1 - o) tanh(c)
         a_c = torch.addcmul(one, tanh_c, tanh_c, value=-1).mul_(o)  # dc += dh * a_c
 
-        d_gates = torch.empty_like(gates)  # (T, B, 4H), also d(gi)
+        dg_t, a_c_t, f_t = d_gates.unbind(0), a_c.unbind(0), f.unbind(0)
         dg_ifg = d_gates[:, :, : 3 * hidden].unflatten(2, (3, hidden)).unbind(0)  # (B, 3, H)
-        dg_o = d_gates[:, :, 3 * hidden :].unbind(0)
-        dg_t, a_o_t, a_c_t, a_ifg_t, f_t = (x.unbind(0) for x in (d_gates, a_o, a_c, a_ifg, f))
-        # dh reaching each h_t: dy plus, added in place step by step, the recurrent part.
-        dh_all = _accumulator(dy, hs.new_zeros(steps, batch, hidden))
-        dh_t = dh_all.unbind(0)
+        dg_o = a_o.unbind(0)
+        dy_t = dy.unbind(0) if dy is not None else None
         order = list(_order(steps, not reverse))  # the forward's steps, backwards
-        if dh_n is not None:
-            dh_t[order[0]].add_(dh_n)
+        dh, spare = _first_dh(dy, dh_n, order[0], hs)
         dc = dc_n.clone() if dc_n is not None else hs.new_zeros(batch, hidden)
-        dh0 = hs.new_zeros(batch, hidden)
         for k, t in enumerate(order):
-            dh = dh_t[t]
-            torch.mul(dh, a_o_t[t], out=dg_o[t])
+            dg_o[t].mul_(dh)
             dc.addcmul_(dh, a_c_t[t])
-            torch.mul(dc.unsqueeze(1), a_ifg_t[t], out=dg_ifg[t])
+            dg_ifg[t].mul_(dc.unsqueeze(1))
             dc.mul_(f_t[t])
-            (dh_t[order[k + 1]] if k + 1 < steps else dh0).addmm_(dg_t[t], w_hh)
+            if k + 1 < steps and dy_t is not None:
+                torch.addmm(dy_t[order[k + 1]], dg_t[t], w_hh, out=spare)
+            else:
+                torch.mm(dg_t[t], w_hh, out=spare)
+            dh, spare = spare, dh  # dh now reaches the step before: in the end, h_0
         flat = d_gates.view(steps * batch, -1)
         d_w_hh = torch.mm(flat.t(), h_prev.reshape(steps * batch, hidden))  # one large matmul
-        return d_gates, dh0, dc, d_w_hh, None
+        return d_gates, dh, dc, d_w_hh, None
 
 
 class GRUScan(torch.autograd.Function):
@@ -201,37 +207,37 @@ class GRUScan(torch.autograd.Function):
         r, z, gh_n = x.chunk(3, 2)
         one = x.new_ones(())
 
-        a = x.new_empty(steps, batch, 4, hidden)  # [dgh_n, dG_r, dG_z, dG_n] = dh * a
-        a_n = torch.addcmul(one, n, n, value=-1, out=a[:, :, 3])
+        # As in the LSTM: the factors first, in the buffer that each step scales in place.
+        d = x.new_empty(steps, batch, 4 * hidden)  # [dgh_n, dG_r, dG_z, dG_n] = dh * factors
+        a_hn, a_r, a_z, a_n = d.chunk(4, 2)
+        torch.addcmul(one, n, n, value=-1, out=a_n)
         a_n.addcmul_(a_n, z, value=-1)  # (1 - n^2) (1 - z)
-        rz = x[:, :, : 2 * hidden].unflatten(2, (2, hidden))
-        torch.addcmul(rz, rz, rz, value=-1, out=a[:, :, 1:3])  # r (1 - r), z (1 - z)
-        a[:, :, 1].mul_(gh_n).mul_(a_n)
-        a[:, :, 2].mul_(h_prev - n)
-        torch.mul(a_n, r, out=a[:, :, 0])
+        torch.mul(gh_n, a_n, out=a_r).mul_(r)
+        a_r.addcmul_(a_r, r, value=-1)  # gh_n a_n r (1 - r)
+        torch.sub(h_prev, n, out=a_z).mul_(z)
+        a_z.addcmul_(a_z, z, value=-1)  # (h_{t-1} - n) z (1 - z)
+        torch.mul(a_n, r, out=a_hn)
 
-        d = x.new_empty(steps, batch, 4 * hidden)
         w_nrz = torch.cat([w_hh[2 * hidden :], w_hh[: 2 * hidden]])  # rows n, r, z
-        d_t, a_t, z_t = d.unflatten(2, (4, hidden)).unbind(0), a.unbind(0), z.unbind(0)
+        d_t, z_t = d.unflatten(2, (4, hidden)).unbind(0), z.unbind(0)
         d_gh = d[:, :, : 3 * hidden]
         d_gh_t = d_gh.unbind(0)
-        dh_all = _accumulator(dy, hs.new_zeros(steps, batch, hidden))
-        dh_t = dh_all.unbind(0)
+        dy_t = dy.unbind(0) if dy is not None else None
         order = list(_order(steps, not reverse))
-        if dh_n is not None:
-            dh_t[order[0]].add_(dh_n)
-        dh0 = hs.new_zeros(batch, hidden)
+        dh, spare = _first_dh(dy, dh_n, order[0], hs)
         for k, t in enumerate(order):
-            dh = dh_t[t]
-            torch.mul(dh.unsqueeze(1), a_t[t], out=d_t[t])  # (B, 4, H)
-            target = dh_t[order[k + 1]] if k + 1 < steps else dh0
-            target.addcmul_(dh, z_t[t])
-            target.addmm_(d_gh_t[t], w_nrz)
+            d_t[t].mul_(dh.unsqueeze(1))  # (B, 4, H)
+            if k + 1 < steps and dy_t is not None:
+                torch.addcmul(dy_t[order[k + 1]], dh, z_t[t], out=spare)
+            else:
+                torch.mul(dh, z_t[t], out=spare)
+            spare.addmm_(d_gh_t[t], w_nrz)
+            dh, spare = spare, dh
         flat = d_gh.reshape(steps * batch, 3 * hidden)
         d_w = torch.mm(flat.t(), h_prev.reshape(steps * batch, hidden))  # one large matmul
         d_w_hh = torch.cat([d_w[hidden:], d_w[:hidden]])  # back to rows r, z, n
         d_b_hn = d[:, :, :hidden].sum((0, 1)) if ctx.has_bias else None
-        return d[:, :, hidden:], dh0, d_w_hh, d_b_hn, None
+        return d[:, :, hidden:], dh, d_w_hh, d_b_hn, None
 
 
 class FusedScan(nn.Module):
