@@ -20,6 +20,14 @@ The maths is the one of :mod:`rnnbench.cells` (LSTM gates ``i, f, g, o``; GRU ga
 with ``b_hn`` inside the reset product), derived by hand below; ``tests/test_fused.py``
 checks it with ``torch.autograd.gradcheck`` and against ``nn.LSTM`` / ``nn.GRU`` in float64.
 
+Tried and not kept, as they measured no faster here (AMD EPYC, AVX2, 1 thread; issue 15):
+MKL's packed GEMM (``torch.ops.mkl._mkl_linear``) and oneDNN's ``_linear_pointwise`` for the
+recurrent matmul (slower than ``addmm`` at B=8 and B=64), copying ``gi`` once to add each
+step's matmul in place (a large copy costs more than a small one per step, which stays in
+cache), letting the scan write into ``gi`` itself (no gain measured, and it would bend the
+scan contract), and ``torch._higher_order_ops.scan`` under ``torch.compile`` (1.24x native
+for LSTM at B=64, 4.1x at B=8).
+
 **Variable-length input** (a ``mask``, from a ``PackedSequence``) falls back to the eager
 :class:`rnnbench.impls.Scan` with the same cell: padded steps must keep the old state, which
 would add a blend per step and a split of the gradient in the backward; packed cases of
