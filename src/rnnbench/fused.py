@@ -22,17 +22,18 @@ checks it with ``torch.autograd.gradcheck`` and against ``nn.LSTM`` / ``nn.GRU``
 
 Tried and not kept, as they measured no faster here (AMD EPYC, AVX2, 1 thread; issue 15):
 MKL's packed GEMM (``torch.ops.mkl._mkl_linear``) and oneDNN's ``_linear_pointwise`` for the
-recurrent matmul (slower than ``addmm`` at B=8 and B=64), copying ``gi`` once to add each
-step's matmul in place (a large copy costs more than a small one per step, which stays in
-cache), letting the scan write into ``gi`` itself (no gain measured, and it would bend the
-scan contract), and ``torch._higher_order_ops.scan`` under ``torch.compile`` (1.24x native
-for LSTM at B=64, 4.1x at B=8).
+recurrent matmul (slower than ``addmm`` at B=8 and B=64); for the LSTM, one copy of ``gi`` to
+add each step's matmul to in place (a large copy costs more than ``addmm``'s small one per
+step, which stays in cache; the GRU copies ``gi`` once, as it replaces ``gi_n`` by ``b_hn``);
+letting the scan write into ``gi`` itself (no gain measured, and it would bend the scan
+contract); ``torch._higher_order_ops.scan`` under ``torch.compile`` (1.24x native for LSTM at
+B=64, 4.1x at B=8).
 
 **Variable-length input** (a ``mask``, from a ``PackedSequence``) falls back to the eager
 :class:`rnnbench.impls.Scan` with the same cell: padded steps must keep the old state, which
 would add a blend per step and a split of the gradient in the backward; packed cases of
 ``fused`` therefore measure the eager loop. The code is device-agnostic (nothing assumes CPU),
-but it has been timed on CPU only.
+but it has not yet run on a GPU: its CUDA test skips without one.
 """
 
 from __future__ import annotations
