@@ -19,6 +19,11 @@ from rnnbench.cli import main
 DEEP = "[" * 100_000 + "]" * 100_000
 
 
+def short(value: object) -> str | None:
+    """Test ids of readable length (DEEP is 200,000 characters)."""
+    return repr(value[:12]) if isinstance(value, str) else None
+
+
 def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str]:
     status = main([*map(str, args)])
     err = capsys.readouterr().err
@@ -94,7 +99,7 @@ def test_params_num_layers_is_bounded(capsys) -> None:
     (DEEP, "nested too deeply"),
     ('{"benchmarks": [{"extra_info": {"shape_key": "k"}, "stats": {}}]}',
      "benchmarks[0] lacks or has no usable case"),
-])
+], ids=short)
 def test_targets_names_the_file(tmp_path, capsys, content, message) -> None:
     path = tmp_path / "results.json"
     path.write_text(content)
@@ -127,7 +132,7 @@ def test_baseline_refresh_target_is_checked_before_anything_runs(tmp_path, capsy
     (None, "does not exist"), ("\xff", "is not valid JSON"), ("[1, 2", "is not valid JSON"),
     ("Infinity", "holds the number Infinity"), ('{"a": 1e999}', "holds the number 1e999"),
     (DEEP, "nested too deeply"), ("1" * 5000, "not usable JSON"),
-])
+], ids=short)
 def test_read_json_names_the_file_and_the_problem(tmp_path, content, message) -> None:
     path = tmp_path / "in.json"
     if content is not None:
@@ -149,3 +154,11 @@ def test_the_one_writer_refuses_nan_and_leaves_the_old_file(tmp_path) -> None:
         files.write_json(path, {"a": math.nan})
     assert json.loads(path.read_text()) == {"a": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]  # no temporary left behind
+
+
+def test_the_lazy_package_keeps_its_public_names() -> None:
+    import rnnbench
+    from rnnbench.build import build  # the submodule of the same name is imported first
+
+    assert rnnbench.build is build and callable(rnnbench.build)
+    assert all(hasattr(rnnbench, name) for name in rnnbench.__all__)

@@ -8,6 +8,8 @@ Ctrl-C exits 130 instead of printing a traceback.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 #: Public name -> the module that defines it.
@@ -65,3 +67,16 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted([*globals(), *_EXPORTS])
+
+
+class _Package(types.ModuleType):
+    """Keeps ``rnnbench.build`` the function: importing the submodule ``rnnbench.build`` sets
+    the package attribute of the same name, which the eager imports used to overwrite."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _EXPORTS and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
