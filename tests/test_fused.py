@@ -84,7 +84,6 @@ def test_unbatched_and_float32(cell: str) -> None:
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_packed_sequences_match_native(cell: str) -> None:
-    """Masked input runs the eager fallback; it must still be exact."""
     x = torch.randn(7, 4, 5, dtype=F64)
     packed = pack_padded_sequence(x, torch.tensor([3, 7, 1, 5]), enforce_sorted=False)
     assert_twin(cell, packed, True, input_size=5, hidden_size=4, num_layers=2,
@@ -105,26 +104,37 @@ def leaves(*shapes: tuple[int, ...]) -> list[Tensor]:
     return [torch.randn(s, dtype=F64, generator=generator).requires_grad_() for s in shapes]
 
 
+def some_padding(T: int, B: int) -> Tensor:
+    """A mask (T, B, 1) with padded steps at the end, in the middle and at the start."""
+    mask = torch.ones(T, B, 1, dtype=torch.bool)
+    mask[-1, 0] = mask[1, 1] = mask[0, 1] = False
+    return mask
+
+
+@pytest.mark.parametrize("masked", [False, True], ids=["dense", "masked"])
 @pytest.mark.parametrize("reverse", [False, True])
-def test_lstm_function_gradcheck(reverse: bool) -> None:
+def test_lstm_function_gradcheck(reverse: bool, masked: bool) -> None:
     T, B, H = 4, 2, 3
     args = leaves((T, B, 4 * H), (B, H), (B, H), (4 * H, H))
-    assert gradcheck(lambda *a: LSTMScan.apply(*a, reverse), args)
+    mask = some_padding(T, B) if masked else None
+    assert gradcheck(lambda *a: LSTMScan.apply(*a, reverse, mask), args)
     # Only some results used: the backward gets None for the others.
-    assert gradcheck(lambda *a: LSTMScan.apply(*a, reverse)[0], args)
-    assert gradcheck(lambda *a: LSTMScan.apply(*a, reverse)[2], args)
+    assert gradcheck(lambda *a: LSTMScan.apply(*a, reverse, mask)[0], args)
+    assert gradcheck(lambda *a: LSTMScan.apply(*a, reverse, mask)[2], args)
 
 
+@pytest.mark.parametrize("masked", [False, True], ids=["dense", "masked"])
 @pytest.mark.parametrize("with_bias", [True, False])
 @pytest.mark.parametrize("reverse", [False, True])
-def test_gru_function_gradcheck(reverse: bool, with_bias: bool) -> None:
+def test_gru_function_gradcheck(reverse: bool, with_bias: bool, masked: bool) -> None:
     T, B, H = 4, 2, 3
     args = leaves((T, B, 3 * H), (B, H), (3 * H, H), (H,))
     if not with_bias:
         args = [*args[:3], None]
-    assert gradcheck(lambda *a: GRUScan.apply(*a, reverse), args)
-    assert gradcheck(lambda *a: GRUScan.apply(*a, reverse)[0], args)
-    assert gradcheck(lambda *a: GRUScan.apply(*a, reverse)[1], args)
+    mask = some_padding(T, B) if masked else None
+    assert gradcheck(lambda *a: GRUScan.apply(*a, reverse, mask), args)
+    assert gradcheck(lambda *a: GRUScan.apply(*a, reverse, mask)[0], args)
+    assert gradcheck(lambda *a: GRUScan.apply(*a, reverse, mask)[1], args)
 
 
 @pytest.mark.gpu
