@@ -67,7 +67,9 @@ Resuming (a rerun of the same command):
   names it (exit 2): nothing is overwritten until ``--restart`` says so.
 
 Several ``rnnbench converge`` processes may share one ``--out`` (e.g. one per cell): every
-write holds ``OUT.lock`` and merges the runs the others wrote meanwhile, so none are lost.
+write holds ``OUT.lock`` and merges the runs the others wrote meanwhile, so none are lost
+(give them different ``--cells``: the same cell and seed would be trained twice). The empty
+lock file stays beside the results; delete it only when no run is going.
 """
 
 from __future__ import annotations
