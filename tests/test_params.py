@@ -148,3 +148,10 @@ def test_cli_bad_input_exits_2_without_traceback(argv: list[str],
     assert err.startswith("rnnbench params: error: ")
     assert "Traceback" not in err
 
+
+
+def test_the_cli_accepts_rnn_like_converge_does(capsys) -> None:
+    from rnnbench.cli import main
+
+    assert main(["params", "rnn", "--input-size", "256", "--hidden-size", "128", "--json"]) == 0
+    assert '"total": 49408' in capsys.readouterr().out

@@ -41,3 +41,11 @@ def test_malformed_slowdown_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv(impls.SLOWDOWN_ENV, "lstm-eager-1.5")
     with pytest.raises(ValueError, match="CELL:IMPL:FACTOR"):
         impls.slowdown_factor("lstm", "eager")
+
+
+@pytest.mark.parametrize("factor", ["inf", "nan", "-3", "0.5", "1e9"])
+def test_a_slowdown_factor_out_of_range_is_refused(monkeypatch: pytest.MonkeyPatch,
+                                                   factor: str) -> None:
+    monkeypatch.setenv(impls.SLOWDOWN_ENV, f"lstm:eager:{factor}")
+    with pytest.raises(ValueError, match="factor from 1 to 100"):
+        impls.slowdown_factor("lstm", "eager")

@@ -144,10 +144,12 @@ def slowdown_factor(cell: str, impl: str) -> float:
         try:
             entry_cell, entry_impl, factor = entry.split(":")
             value = float(factor)
+            if not 1 <= value <= 100:  # also refuses nan and inf
+                raise ValueError
         except ValueError:
             raise ValueError(
-                f"{SLOWDOWN_ENV}={entry!r} is not accepted: expected CELL:IMPL:FACTOR, "
-                "e.g. lstm:eager:1.5"
+                f"{SLOWDOWN_ENV}={entry!r} is not accepted: expected CELL:IMPL:FACTOR with a "
+                "factor from 1 to 100, e.g. lstm:eager:1.5"
             ) from None
         if (entry_cell, entry_impl) == (cell, impl):
             return value
