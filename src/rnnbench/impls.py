@@ -9,6 +9,8 @@ given, marks the real (unpadded) steps of variable-length sequences. Implementat
 
 - ``eager``: the loop in Python, every op dispatched one by one;
 - ``script``: the same loop compiled by TorchScript (``torch.jit.script``);
+- ``fused``: one ``torch.autograd.Function`` per scan with a hand-written backward
+  (:mod:`rnnbench.fused`): preallocated buffers, whole-sequence weight gradients;
 - ``compiled``: the loop in Python around a ``torch.compile``-d *step*. The loop itself is
   never traced, so the graph (and compile time) does not grow with the sequence length.
 

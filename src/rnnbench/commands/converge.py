@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from rnnbench.build import IMPL_NAMES
 from rnnbench.converge import imdb
 from rnnbench.converge.experiments import (
     Experiment,
@@ -65,7 +66,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, metavar="N", help="torch CPU threads")
     parser.add_argument("--quiet", action="store_true", help="no progress bars or epoch lines")
     model = parser.add_argument_group("model and optimiser (default: the task's settings)")
-    model.add_argument("--impl", help="recurrent implementation: native, eager, script, compiled")
+    model.add_argument("--impl", help=f"recurrent implementation: {', '.join(IMPL_NAMES)}")
     model.add_argument("--hidden-size", type=int)
     model.add_argument("--num-layers", type=int)
     model.add_argument("--dropout", type=float)
@@ -171,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
     check_positive("seeds", seeds)
     check_positive("epochs", epochs)
     if args.impl is not None:
-        check_choice("impl", args.impl, ("native", "eager", "script", "compiled"))
+        check_choice("impl", args.impl, IMPL_NAMES)
     device = _device(args.device)
     if args.threads is not None:
         check_positive("threads", args.threads)

@@ -30,6 +30,7 @@ IMPL_STYLES: dict[str, dict[str, str]] = {
     "eager": {"linestyle": "--", "marker": "s"},
     "script": {"linestyle": ":", "marker": "^"},
     "compiled": {"linestyle": "-.", "marker": "D"},
+    "fused": {"linestyle": (0, (5, 1)), "marker": "*"},
 }
 IMPL_ORDER = tuple(IMPL_STYLES)
 FALLBACK_COLOUR = "#2ca02c"
