@@ -1,8 +1,8 @@
 """How good is the A/B gate on this machine: false alarms on unchanged code, detection of a
 real slowdown. Results: ``reports/gate/ab-study.{md,json}``.
 
-Each run is one A/B measurement (:func:`rnnbench.gate.ab.measure`): the suite of ``--rev`` and
-of the working tree, interleaved chunk by chunk. ``null`` runs change nothing; ``slow-F`` runs
+Each run is one A/B measurement (:func:`rnnbench.gate.ab.measure`): the cases of ``--rev`` and
+of the working tree, timed in lockstep. ``null`` runs change nothing; ``slow-F`` runs
 slow ``--slow`` (CELL:IMPL) down on the current side with the test-only ``RNNBENCH_SLOWDOWN``
 switch (F is the switch's factor: it reruns a share F-1 of the time steps; the slowdown of the
 whole case is measured and reported beside it). Runs of all kinds are interleaved in time and
@@ -53,7 +53,7 @@ def plan(null: int, factors: Sequence[float], per_factor: int) -> list[tuple[str
 
 
 def record(runs: Path, rev: str, runs_plan: list[tuple[str, float]], slow: str,
-           pytest_args: str, chunks: int) -> None:
+           pytest_args: str) -> None:
     repo = ab.repo_root()
     commit = ab.resolve_commit(rev, repo)
     with ab.checkout(commit, repo) as tree:
@@ -68,7 +68,7 @@ def record(runs: Path, rev: str, runs_plan: list[tuple[str, float]], slow: str,
                 os.environ[SLOWDOWN_ENV] = f"{slow}:{factor}"
             try:
                 print(f"== {name}", flush=True)
-                ab.measure(tree, commit, folder, pytest_args, count=chunks, label=".partial")
+                ab.measure(tree, commit, folder, pytest_args, label=".partial")
             finally:
                 os.environ.pop(SLOWDOWN_ENV, None)
             for side in ("baseline", "current"):
@@ -185,14 +185,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--factors", default="1.2,1.4,2")
     parser.add_argument("--per-factor", type=int, default=10)
     parser.add_argument("--slow", default="lstm:eager", help="CELL:IMPL to slow down")
-    parser.add_argument("--chunks", type=int, default=ab.CHUNKS)
     parser.add_argument("--pytest-args", default=CPU_ARGS)
     parser.add_argument("--analyse", action="store_true", help="only analyse existing runs")
     args = parser.parse_args(argv)
     if not args.analyse:
         factors = [float(f) for f in args.factors.split(",") if f]
         record(args.runs, args.rev, plan(args.null, factors, args.per_factor), args.slow,
-               args.pytest_args, args.chunks)
+               args.pytest_args)
     result = analyse(args.runs, args.slow)
     command = "python " + " ".join(sys.argv)
     write_atomic(args.out / f"{args.name}.json", json.dumps(result, indent=1) + "\n")

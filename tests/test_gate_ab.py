@@ -3,13 +3,13 @@ machine makes the gate measure the baseline's commit here, interleaved with the 
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
-from test_gate_synthetic import document, entry, suite, timings, write
+from test_gate_synthetic import suite, write
 
 from rnnbench.cli import main
 from rnnbench.gate import ab
@@ -47,9 +47,9 @@ def test_a_baseline_from_another_cpu_model_triggers_ab_mode(xeon_baseline, tmp_p
     measured = []
 
     def fake_measure(tree: Path, commit: str, folder: Path, pytest_args: str,
-                     cases=(), count: int = ab.CHUNKS, label: str = "") -> ab.Pair:
+                     cases=(), label: str = "") -> ab.Pair:
         assert (tree / "src" / "rnnbench" / "gate" / "compare.py").exists()  # commit's tree
-        measured.append((commit, pytest_args, tuple(cases), count))
+        measured.append((commit, pytest_args, tuple(cases)))
         pair = fake_pair()
         write(folder / "current.json", suite(seed=12))
         write(folder / "baseline.json", suite(seed=11))
@@ -66,7 +66,7 @@ def test_a_baseline_from_another_cpu_model_triggers_ab_mode(xeon_baseline, tmp_p
     assert "CPU model: baseline 'Intel(R) Xeon(R) Processor', here 'AMD EPYC'" in out
     assert "measured with uncommitted changes" in out
     commit = load_run(xeon_baseline).commit
-    assert measured == [(commit, CPU_ARGS, (), ab.CHUNKS)]
+    assert measured == [(commit, CPU_ARGS, ())]
     assert load_run(current).cases.keys() == {"lstm-native", "lstm-eager"}
     assert "Fails at ratio >= 1.05" in out  # the A/B threshold
 
@@ -90,8 +90,8 @@ def test_ab_confirms_suspects_on_both_sides(xeon_baseline, tmp_path, monkeypatch
                                             capsys) -> None:
     calls = []
 
-    def fake_measure(tree, commit, folder, pytest_args, cases=(), count=ab.CHUNKS, label=""):
-        calls.append((tuple(cases), count, label))
+    def fake_measure(tree, commit, folder, pytest_args, cases=(), label=""):
+        calls.append((tuple(cases), label))
         for side in ("current", "baseline"):
             write(folder / f"{side}.json", suite())
         return fake_pair(eager_ms=70.0)  # reproduces: a real regression
@@ -102,7 +102,7 @@ def test_ab_confirms_suspects_on_both_sides(xeon_baseline, tmp_path, monkeypatch
     status, out = run_cli(capsys, "gate", xeon_baseline, tmp_path / "now.json", "--run",
                           "--confirm", "1")
     assert status == 1 and "reproduced in all 2 runs" in out
-    assert calls[1] == (("lstm-eager", "lstm-native"), 1, "-confirm1")
+    assert calls[1] == (("lstm-eager", "lstm-native"), "-confirm1")
 
 
 def test_a_baseline_without_a_commit_from_another_machine_is_unusable(tmp_path, monkeypatch,
@@ -140,45 +140,68 @@ def test_a_tree_that_is_not_rnnbench_is_refused(tmp_path) -> None:
         ab.check_builds(tmp_path, "abc")
 
 
-def test_chunks_keep_each_shape_whole_and_in_order() -> None:
+def test_shapes_keep_native_and_custom_cases_together() -> None:
     ids = [f"{cell}-{impl}-cpu-f32-I256-H128-L1-T{t}-B64-fwdbwd"
            for t in (100, 800) for cell in ("lstm", "gru")
            for impl in ("native", "eager", "script", "compiled")]
-    plan = ab.chunks(ids, 3)
-    assert [len(c) for c in plan] == [8, 4, 4]
-    assert sorted(case for chunk in plan for case in chunk) == sorted(ids)
-    assert {case.split("-")[0] for case in plan[0]} == {"gru"}  # by cell: fewer compilations
-    for chunk in plan:
-        shapes = {case.replace(case.split("-")[1] + "-", "", 1) for case in chunk}
-        assert len(chunk) == 4 * len(shapes)
-    assert ab.chunks(ids[:4], 9) == [ids[:4]]
+    groups = ab.shapes(ids)
+    assert len(groups) == 4 and sorted(c for g in groups for c in g) == sorted(ids)
+    assert [g[0].split("-")[0] for g in groups] == ["gru", "gru", "lstm", "lstm"]
+    for group in groups:
+        assert len({case.replace(case.split("-")[1] + "-", "", 1) for case in group}) == 1
 
 
-def test_sides_alternate_and_the_slowdown_switch_stays_on_the_current_side(
+class FakeWorker:
+    """Records what the coordinator asks, in order; every call takes half a second."""
+
+    calls: ClassVar[list[tuple[str, str, str | None, str | None]]] = []
+    refuse: ClassVar[set[tuple[str, str]]] = set()
+
+    def __init__(self, side: str, tree: Path, env: dict, threads: int) -> None:
+        self.side, self.switch = side, env.get(SLOWDOWN_ENV)
+
+    def ask(self, op: str, case: str | None = None) -> dict:
+        FakeWorker.calls.append((self.side, op, case, self.switch))
+        if op == "load" and (self.side, case) in FakeWorker.refuse:
+            return {"ok": False, "error": "ImplUnavailable: not here"}
+        if op == "describe":
+            impl = case.split("-")[1]
+            return {"ok": True, "info": {"case": case, "impl": impl, "device": "cpu",
+                                         "shape_key": case.replace(f"-{impl}", ""),
+                                         "threads": 1}}
+        return {"ok": True, "seconds": 0.5}
+
+    def close(self) -> None:
+        pass
+
+
+def test_both_sides_are_timed_in_lockstep_and_the_switch_stays_on_the_current_side(
         tmp_path, monkeypatch) -> None:
-    seen = []
-
-    def fake_suite(output, pytest_args, cases=(), tree=None, env=None) -> int:
-        side = "baseline" if "baseline" in Path(output).name else "current"
-        seen.append((side, (env if env is not None else os.environ).get(SLOWDOWN_ENV)))
-        write(Path(output), document(*(entry(c, timings(40)) for c in cases)))
-        return 0
-
+    native, eager, fused = (f"lstm-{impl}-cpu-f32-I256-H128-L1-T100-B64-fwdbwd"
+                            for impl in ("native", "eager", "fused"))
+    FakeWorker.calls, FakeWorker.refuse = [], {("baseline", fused)}
     monkeypatch.setenv(SLOWDOWN_ENV, "lstm:eager:1.5")
-    monkeypatch.setattr("rnnbench.gate.ab.run_suite", fake_suite)
-    ids = [f"{c}-{i}-cpu-f32-I256-H128-L1-T100-B{b}-fwdbwd"
-           for b in (8, 64) for c in ("lstm", "gru") for i in ("native", "eager")]
-    pair = ab.measure(tmp_path, "c" * 40, tmp_path, CPU_ARGS, ids, count=4)
-    assert [s for s, _ in seen] == ["baseline", "current", "current", "baseline"] * 2
-    assert {env for s, env in seen if s == "baseline"} == {None}
-    assert {env for s, env in seen if s == "current"} == {"lstm:eager:1.5"}
-    assert pair.baseline.commit == "c" * 40 and sorted(pair.current.cases) == sorted(ids)
+    monkeypatch.setattr("rnnbench.gate.ab.Worker", FakeWorker)
+    ids = [native, eager, fused]
+    pair = ab.measure(tmp_path, "c" * 40, tmp_path, CPU_ARGS, ids)
+    timed = [(side, case) for side, op, case, _ in FakeWorker.calls if op == "time"]
+    assert timed[:6] == [("baseline", native), ("current", native), ("current", eager),
+                         ("baseline", eager), ("current", fused),  # fused: current only
+                         ("current", native)]  # the next round starts the other way round
+    assert len(timed) == 5 * ab.MIN_ROUNDS  # 0.5 s a call: the fewest rounds
+    switches = {(side, switch) for side, _, _, switch in FakeWorker.calls}
+    assert switches == {("baseline", None), ("current", "lstm:eager:1.5")}
+    assert pair.baseline.commit == "c" * 40 and pair.baseline.paired
+    assert sorted(pair.current.cases) == sorted(ids)
+    assert sorted(pair.baseline.cases) == [eager, native]
+    assert all(len(c.timings) == ab.MIN_ROUNDS for c in pair.current.cases.values())
 
 
-def test_a_failing_side_is_unusable_not_a_regression(tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr("rnnbench.gate.ab.run_suite", lambda *a, **k: 1)
-    with pytest.raises(UnusableInput, match="baseline commit cccccccccccc's suite failed"):
-        ab.measure(tmp_path, "c" * 40, tmp_path, CPU_ARGS, ["lstm-native"], count=1)
+def test_a_case_the_current_tree_cannot_run_is_unusable(tmp_path, monkeypatch) -> None:
+    FakeWorker.calls, FakeWorker.refuse = [], {("current", "lstm-eager-x")}
+    monkeypatch.setattr("rnnbench.gate.ab.Worker", FakeWorker)
+    with pytest.raises(UnusableInput, match="lstm-eager-x does not run in the current tree"):
+        ab.measure(tmp_path, "c" * 40, tmp_path, CPU_ARGS, ["lstm-native-x", "lstm-eager-x"])
 
 
 def test_ab_end_to_end_on_the_real_suite_names_the_slowed_case(tmp_path, monkeypatch,
@@ -190,9 +213,9 @@ def test_ab_end_to_end_on_the_real_suite_names_the_slowed_case(tmp_path, monkeyp
     eager = "lstm-eager-cpu-f32-I256-H128-L1-T100-B64-fwd"
     monkeypatch.setenv(SLOWDOWN_ENV, "lstm:eager:1.5")
     monkeypatch.chdir(ROOT)
-    args = (f"{CPU_ARGS} --benchmark-max-time=0.02 -k '[{native}] or [{eager}]'")
+    args = f"{CPU_ARGS} -k '[{native}] or [{eager}]'"
     status, out = run_cli(capsys, "gate", "--against", "HEAD", tmp_path / "now.json",
-                          "--pytest-args", args, "--chunks", "2")
+                          "--pytest-args", args)
     assert status == 1, out[-3000:]
     assert "mode A/B (--against HEAD)" in out
     regressions = out.split("REGRESSION in 1 case(s):\n")[1]

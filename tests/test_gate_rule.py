@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -195,3 +196,26 @@ def test_reruns_of_part_of_the_cases_leave_the_others_alone() -> None:
     now = parse_run(document(*suite()["benchmarks"], entry("gru-x", timings(40))), "n")
     result = compare(base, now, confirm=[parse_run(suite(seed=4), "rerun")])
     assert verdict(result, "gru-x").runs == 1 and verdict(result, "lstm-eager").runs == 2
+
+
+def _lockstep(eager_factor: float, speeds: list[float], seed: int) -> dict:
+    """A lockstep (A/B) run: round r of every case ran at the machine's speed ``speeds[r]``."""
+    rng = np.random.default_rng(seed)
+    noise = rng.lognormal(0, 0.01, (2, len(speeds)))
+    native = [40e-3 * s * n for s, n in zip(speeds, noise[0], strict=True)]
+    eager = [47e-3 * eager_factor * s * n for s, n in zip(speeds, noise[1], strict=True)]
+    run = document(entry("lstm-native", native, impl="native"), entry("lstm-eager", eager))
+    run["rnnbench"]["runner"] = "lockstep"
+    return run
+
+
+def test_lockstep_rounds_are_judged_paired_through_a_wandering_machine() -> None:
+    """The machine's speed wanders by +-30 % from round to round, alike on both sides of each
+    round: the paired test sees through it, in both directions."""
+    speeds = list(np.random.default_rng(7).uniform(0.7, 1.3, 10))
+    unchanged = judge(_lockstep(1.0, speeds, 1), _lockstep(1.0, speeds, 2), min_ratio=1.05)
+    slowed = judge(_lockstep(1.0, speeds, 1), _lockstep(1.1, speeds, 3), min_ratio=1.05)
+    assert not unchanged.regressions
+    eager = verdict(slowed, "lstm-eager")
+    assert eager.regressed and eager.ratio == pytest.approx(1.1, rel=0.02)
+    assert eager.test == "Wilcoxon signed-rank, paired rounds" and eager.p_slower < 0.01

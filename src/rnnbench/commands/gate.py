@@ -61,8 +61,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         "interleaved, and judge the tree against REV")
     parser.add_argument("--ab", action="store_true",
                         help="with --run: A/B against the baseline's commit even on its machine")
-    parser.add_argument("--chunks", type=int, default=ab.CHUNKS, metavar="N",
-                        help=f"A/B: interleave the two sides in N chunks (default {ab.CHUNKS})")
     parser.add_argument("--min-ratio", type=float, default=None, metavar="R",
                         help="smallest slowdown, relative to native of the same shape, that "
                         f"fails (default {defaults.min_ratio} between runs of different times, "
@@ -168,7 +166,7 @@ def _ab(args: argparse.Namespace, commit: str, baseline: Run | None) -> Comparis
     try:
         with ab.checkout(commit, ab.repo_root()) as tree:
             ab.check_builds(tree, commit)
-            pair = ab.measure(tree, commit, folder, args.pytest_args, count=args.chunks)
+            pair = ab.measure(tree, commit, folder, args.pytest_args)
             if baseline is not None and not args.allow_missing:
                 check_complete(baseline, pair.current)
             confirm: list[Confirmation] = []
@@ -179,7 +177,7 @@ def _ab(args: argparse.Namespace, commit: str, baseline: Run | None) -> Comparis
                     break
                 _confirming(comparison, attempt, args.confirm)
                 again = ab.measure(tree, commit, folder, args.pytest_args, comparison.suspects,
-                                   count=1, label=f"-confirm{attempt}")
+                                   label=f"-confirm{attempt}")
                 confirm.append((again.baseline, again.current))
                 comparison = compare(pair.baseline, pair.current, rule, confirm,
                                      allow_missing=True, signals=baseline)
@@ -229,8 +227,6 @@ def _check_arguments(args: argparse.Namespace) -> None:
         args.baseline, args.current = None, args.baseline
     if args.confirm < 0:
         raise UnusableInput(f"--confirm={args.confirm} is not accepted: expected 0 or more reruns")
-    if args.chunks < 1:
-        raise UnusableInput(f"--chunks={args.chunks} is not accepted: expected 1 or more")
     if not args.against and not args.baseline:
         raise UnusableInput("name a baseline file (e.g. baselines/cpu-quick.json), or a commit "
                             "to compare with: --against REV")

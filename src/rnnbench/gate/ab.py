@@ -4,12 +4,15 @@ Timings compare only between runs of one machine, so when the committed baseline
 another machine (or on demand, ``rnnbench gate --against REV``) the gate measures the baseline's
 *code* here. The commit is extracted from git into a temporary folder (``git archive``: no
 worktree bookkeeping is left behind, whatever stops the run) and its own suite runs from its own
-``src`` on this interpreter, next to the current tree's suite:
-
-- the cases are split into chunks of whole shapes (a custom case and its native reference are
-  always measured in the same process, minutes apart at most), and
-- each chunk runs on both sides back to back, in the order A B, B A, A B, ... so that drift and
-  load from other processes hit both sides alike and a linear drift cancels.
+``src`` on this interpreter, in a worker process (:mod:`rnnbench.gate.worker`) beside a worker
+of the current tree. The two are driven in **lockstep**, one call at a time: for each shape, every
+round times each implementation once on both sides, in the order A B, B A, ... So the baseline and
+the current code, and each custom case and its native reference, are measured seconds apart, and
+a machine whose speed wanders by tens of percent over a minute (seen on shared VMs: a native
+case 0.8x to 1.4x between two pytest processes a minute apart) hits all of them alike. Whole-suite
+runs per side, even interleaved in chunks, do not survive that (``reports/gate/ab-study.md``).
+pytest-benchmark cannot interleave two processes, so this loop times by hand, with its rules:
+untimed warm-up calls, at least ``MIN_ROUNDS`` rounds, about ``MAX_TIME`` seconds per case.
 
 The fault-injection switch (``RNNBENCH_SLOWDOWN``) applies to the current side only.
 """
@@ -22,6 +25,7 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tarfile
@@ -33,11 +37,12 @@ from pathlib import Path
 from typing import Any
 
 from rnnbench.gate.load import Run, UnusableInput, parse_run
-from rnnbench.gate.rerun import run_suite, suite_command
+from rnnbench.gate.rerun import suite_command
 
-#: Chunks per side: more interleaves more finely and costs a process start (and a
-#: ``torch.compile`` warm-up) per chunk.
-CHUNKS = 4
+#: Rounds per case: at least ``MIN_ROUNDS``, about ``MAX_TIME`` seconds of calls, at most
+#: ``MAX_ROUNDS``.
+#: 8 rounds: the paired test's smallest one-sided p is 1/256, below the gate's alpha.
+MIN_ROUNDS, MAX_TIME, MAX_ROUNDS = 8, 1.0, 40
 #: Environment variables that must not reach the baseline side (the fault-injection switch).
 CURRENT_ONLY = ("RNNBENCH_SLOWDOWN",)
 
@@ -138,76 +143,136 @@ def collect(pytest_args: str, tree: Path) -> list[str]:
     return ids
 
 
-def chunks(ids: Sequence[str], count: int = CHUNKS) -> list[list[str]]:
-    """``ids`` in at most ``count`` chunks of whole shapes (native and customs together).
-
-    Shapes are ordered by cell first, so that a chunk spans few cells: each process compiles
-    the ``torch.compile`` step once per cell and grad mode it meets.
-    """
+def shapes(ids: Sequence[str]) -> list[list[str]]:
+    """``ids`` grouped by shape (a native case and its custom cases), cells in order."""
     from rnnbench.bench import grid
 
     shape_of = {case.id: case.shape_key for case in grid.cases("full")}
-    shapes: dict[str, list[str]] = {}
+    groups: dict[str, list[str]] = {}
     for case in ids:
-        shapes.setdefault(shape_of.get(case, case), []).append(case)
-    groups = sorted(shapes.values(), key=lambda group: group[0].split("-")[0])
-    count = max(1, min(count, len(groups)))
-    size, extra = divmod(len(groups), count)
-    out, start = [], 0
-    for index in range(count):
-        stop = start + size + (index < extra)
-        out.append([case for group in groups[start:stop] for case in group])
-        start = stop
-    return out
+        groups.setdefault(shape_of.get(case, case), []).append(case)
+    return sorted(groups.values(), key=lambda group: group[0].split("-")[0])
+
+
+class Worker:
+    """A :mod:`rnnbench.gate.worker` process timing the cases of one tree."""
+
+    def __init__(self, side: str, tree: Path, env: dict[str, str], threads: int) -> None:
+        self.side = side
+        env = {**env, "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(tree / "src"), env.get("PYTHONPATH", "")]))}
+        script = Path(__file__).with_name("worker.py")
+        self.process = subprocess.Popen(
+            [sys.executable, str(script), str(threads)], cwd=tree, env=env, text=True,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=1)
+
+    def ask(self, op: str, case: str | None = None) -> dict[str, Any]:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(json.dumps({"op": op, "case": case}) + "\n")
+        line = self.process.stdout.readline()
+        if not line:
+            raise UnusableInput(f"the {self.side} side's worker stopped (exit "
+                                f"{self.process.wait()}): see its output above")
+        return json.loads(line)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.ask("quit")
+        with contextlib.suppress(Exception):
+            self.process.wait(timeout=30)
+        if self.process.poll() is None:
+            self.process.kill()
 
 
 def measure(tree: Path, commit: str, folder: Path, pytest_args: str,
-            cases: Sequence[str] = (), count: int = CHUNKS, label: str = "") -> Pair:
-    """Run ``cases`` (default: the whole suite) on both sides, interleaved chunk by chunk.
+            cases: Sequence[str] = (), label: str = "") -> Pair:
+    """Time ``cases`` (default: the suite's selection) on both sides in lockstep.
 
-    The merged results land in ``folder`` as ``baseline{label}.json`` and
-    ``current{label}.json``; a side whose suite fails is :class:`UnusableInput`.
+    The runs land in ``folder`` as ``baseline{label}.json`` and ``current{label}.json``
+    (pytest-benchmark's format, as the gate reads it).
     """
     here = repo_root()
-    plan = chunks(list(cases) or collect(pytest_args, here), count)
-    parts: dict[str, list[Path]] = {"baseline": [], "current": []}
-    for index, selection in enumerate(plan):
-        order = ("baseline", "current") if index % 2 == 0 else ("current", "baseline")
-        for side in order:
-            output = folder / f"{side}{label}-{index}.json"
-            print(f"rnnbench gate: A/B chunk {index + 1}/{len(plan)}, {side} "
-                  f"({len(selection)} case(s))", flush=True)
-            if side == "baseline":
-                status = run_suite(output, pytest_args, selection, tree, _without_switches())
-            else:
-                status = run_suite(output, pytest_args, selection, here)
-            if status != 0:
-                who = (f"the baseline commit {commit[:12]}'s suite" if side == "baseline"
-                       else "the current suite")
-                raise UnusableInput(f"{who} failed (pytest exit {status}) on chunk {index + 1}: "
-                                    "see its output above; nothing to judge")
-            parts[side].append(output)
+    threads = _threads(pytest_args)
+    plan = shapes(list(cases) or collect(pytest_args, here))
+    sides = {"baseline": Worker("baseline", tree, _without_switches(), threads),
+             "current": Worker("current", here, dict(os.environ), threads)}
+    timings: dict[str, dict[str, list[float]]] = {side: {} for side in sides}
+    infos: dict[str, dict[str, dict[str, Any]]] = {side: {} for side in sides}
+    try:
+        for index, group in enumerate(plan, 1):
+            loaded = {side: _load(worker, group) for side, worker in sides.items()}
+            if not loaded["current"] and not loaded["baseline"]:
+                continue
+            slowest = max(max(times.values(), default=0.0) for times in loaded.values())
+            rounds = max(MIN_ROUNDS, min(MAX_ROUNDS, round(MAX_TIME / max(slowest, 1e-3))))
+            print(f"rnnbench gate: A/B shape {index}/{len(plan)}: {len(group)} case(s), "
+                  f"{rounds} rounds each side", flush=True)
+            for r in range(rounds):
+                for position, case in enumerate(group):
+                    order = ("baseline", "current") if (r + position) % 2 == 0 else (
+                        "current", "baseline")
+                    for side in order:
+                        if case in loaded[side]:
+                            seconds = sides[side].ask("time", case)["seconds"]
+                            timings[side].setdefault(case, []).append(seconds)
+            for side, worker in sides.items():
+                for case in loaded[side]:
+                    infos[side][case] = worker.ask("describe", case)["info"]
+                    worker.ask("drop", case)
+    finally:
+        for worker in sides.values():
+            worker.close()
     runs = {}
-    for side, files in parts.items():
-        merged = _merge(files, commit if side == "baseline" else None)
+    for side in sides:
+        document = _document(timings[side], infos[side], commit if side == "baseline" else None)
         path = folder / f"{side}{label}.json"
-        path.write_text(json.dumps(merged, indent=1) + "\n", encoding="utf-8")
-        runs[side] = parse_run(merged, str(path), f"A/B {side}")
+        path.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+        runs[side] = parse_run(document, str(path), f"A/B {side}")
     return Pair(runs["baseline"], runs["current"])
 
 
-def _merge(files: Sequence[Path], commit: str | None) -> dict[str, Any]:
-    """One pytest-benchmark document of several chunk documents of one side."""
-    documents = [json.loads(path.read_text(encoding="utf-8")) for path in files]
-    merged = dict(documents[0])
-    merged["benchmarks"] = [b for d in documents for b in d.get("benchmarks", [])]
-    if commit is not None:  # the extracted tree has no .git: say what was measured
-        merged["commit_info"] = {"id": commit, "dirty": False}
-    statuses = [(d.get("rnnbench") or {}).get("exitstatus") for d in documents]
-    merged["rnnbench"] = {**(documents[0].get("rnnbench") or {}),
-                          "exitstatus": max((s for s in statuses if isinstance(s, int)),
-                                            default=None)}
-    return merged
+def _load(worker: Worker, group: Sequence[str]) -> dict[str, float]:
+    """The cases of ``group`` that load on ``worker``, with one call's time each."""
+    loaded = {}
+    for case in group:
+        reply = worker.ask("load", case)
+        if reply.get("ok"):
+            loaded[case] = reply["seconds"]
+        elif worker.side == "current":
+            raise UnusableInput(f"{case} does not run in the current tree: {reply['error']}")
+    return loaded
+
+
+def _threads(pytest_args: str) -> int:
+    match = re.search(r"--rnnbench-threads[= ](\d+)", pytest_args)
+    return int(match.group(1)) if match else 1
+
+
+def _document(timings: dict[str, list[float]], infos: dict[str, dict[str, Any]],
+              commit: str | None) -> dict[str, Any]:
+    """The side's timings as a pytest-benchmark document (what the gate reads of one)."""
+    import cpuinfo
+
+    if commit is None:  # the working tree: its HEAD, and whether tracked files changed
+        here = repo_root()
+        commit_info = {"id": _git(["rev-parse", "HEAD"], here).strip(), "dirty": bool(
+            _git(["status", "--porcelain", "--untracked-files=no"], here).strip())}
+    else:
+        commit_info = {"id": commit, "dirty": False}
+    cpu = cpuinfo.get_cpu_info()
+    entries = []
+    for case, data in timings.items():
+        ordered = sorted(data)
+        entries.append({
+            "name": f"test_speed[{case}]", "fullname": f"rnnbench.gate.ab::{case}",
+            "extra_info": infos.get(case, {"case": case}),
+            "options": {"timer": "process_time", "runner": "rnnbench.gate.ab lockstep"},
+            "stats": {"data": data, "rounds": len(data), "median": statistics.median(data),
+                      "min": ordered[0], "max": ordered[-1]},
+        })
+    return {"machine_info": {"cpu": cpu, "device_name": cpu.get("brand_raw")},
+            "commit_info": commit_info, "benchmarks": entries,
+            "rnnbench": {"exitstatus": 0, "runner": "lockstep"}}
 
 
 def _without_switches() -> dict[str, str]:

@@ -103,6 +103,7 @@ class Verdict:
     p_faster: float
     rounds: tuple[int, int]  # (base, now)
     signals: tuple[SignalChange, ...] = ()
+    test: str = "Mann-Whitney U"  # the one-sided test behind the p-values
     runs: int = 1  # current runs that measured the case (1 + confirmations)
 
     @property
@@ -222,8 +223,20 @@ def judge(key: str, baseline: Run, current: Run, rule: Rule) -> Verdict:
     base_ref, now_ref = baseline.reference_for(base), current.reference_for(now)
     if base_ref is None or now_ref is None or base_ref.key != now_ref.key:
         base_ref = now_ref = None
-    base_t, now_t = _normalised(base, base_ref), _normalised(now, now_ref)
     refs = (now_ref.timings, base_ref.timings) if now_ref and base_ref else (None, None)
+    series = [now.timings, base.timings, *(r for r in refs if r is not None)]
+    if baseline.paired and current.paired and len({len(x) for x in series}) == 1:
+        # Rounds measured together (A/B lockstep): judge the per-round ratios, paired.
+        ratio, interval, p_slower, p_faster = stats.paired_ratio(now.timings, base.timings,
+                                                                 *refs)
+        return Verdict(
+            case=key, reference=now_ref.key if now_ref else None,
+            threshold=rule.min_ratio if now_ref else rule.raw_min_ratio, alpha=rule.alpha,
+            base_median=base.median, now_median=now.median, ratio=ratio, interval=interval,
+            p_slower=p_slower, p_faster=p_faster, test="Wilcoxon signed-rank, paired rounds",
+            rounds=(len(base.timings), len(now.timings)),
+        )
+    base_t, now_t = _normalised(base, base_ref), _normalised(now, now_ref)
     return Verdict(
         case=key,
         reference=now_ref.key if now_ref else None,
@@ -288,10 +301,16 @@ def timing_mismatch(baseline: Run, current: Run) -> list[str]:
     return reasons
 
 
-def flag_difference(then: str | None, now: str | None) -> tuple[str, str]:
-    """The flags only ``then`` has and those only ``now`` has (``-``: none)."""
+def flag_difference(then: str | None, now: str | None, shown: int = 6) -> tuple[str, str]:
+    """A few of the flags only ``then`` has and of those only ``now`` has (``-``: none)."""
     a, b = set((then or "").split()), set((now or "").split())
-    return " ".join(sorted(a - b)) or "-", " ".join(sorted(b - a)) or "-"
+
+    def listed(flags: set[str]) -> str:
+        names = sorted(flags)
+        more = f" and {len(names) - shown} more" if len(names) > shown else ""
+        return " ".join(names[:shown]) + more or "-"
+
+    return listed(a - b), listed(b - a)
 
 
 def check_compatible(baseline: Run, current: Run) -> list[str]:

@@ -67,6 +67,7 @@ class Run:
     dirty: bool = False  # measured with uncommitted changes
     exitstatus: int | None = None  # the pytest session's exit status, where recorded
     load: Mapping[str, Any] = field(default_factory=dict)  # load averages during the run
+    paired: bool = False  # rounds measured in lockstep with another run (A/B mode)
 
     @property
     def timers(self) -> frozenset[str]:
@@ -138,6 +139,7 @@ def parse_run(document: object, path: str, role: str = "current") -> Run:
         commit=_commit(commit.get("id")), dirty=commit.get("dirty") is True,
         exitstatus=status if isinstance(status, int) else None,
         load=_mapping(document["machine_info"].get("load_average_1m")),
+        paired=isinstance(rnnbench, dict) and rnnbench.get("runner") == "lockstep",
     )
 
 

@@ -36,7 +36,7 @@ def format_text(comparison: Comparison) -> str:
         f"ratio: relative to the native case of the same shape in the same run; native cases "
         f"compare raw times ({native}). "
         f"Fails at ratio >= {rule.min_ratio:.2f} with p < {rule.alpha:g} (one-sided "
-        "Mann-Whitney U on raw rounds), or when a deterministic count grew."
+        f"{_tests(comparison)}), or when a deterministic count grew."
     )
     if comparison.added:
         lines.append(f"\nadded (not in the baseline, not judged): {_listed(comparison.added)}")
@@ -59,6 +59,11 @@ def format_text(comparison: Comparison) -> str:
     return "\n".join(lines)
 
 
+def _tests(comparison: Comparison) -> str:
+    tests = sorted({v.test for v in comparison.verdicts})
+    return " / ".join(t if "paired" in t else f"{t} on raw rounds" for t in tests)
+
+
 def _listed(cases: tuple[str, ...], shown: int = 8) -> str:
     more = f" and {len(cases) - shown} more (see --json)" if len(cases) > shown else ""
     return ", ".join(cases[:shown]) + more
@@ -72,7 +77,7 @@ def reasons(verdict: Verdict) -> list[str]:
         out.append(
             f"{verdict.ratio:.2f}x slower {against} (95% interval {verdict.interval[0]:.2f}-"
             f"{verdict.interval[1]:.2f}), at least {verdict.threshold:.2f}x, and significant: "
-            f"Mann-Whitney p={verdict.p_slower:.1e} < {verdict.alpha:g} over "
+            f"{verdict.test} p={verdict.p_slower:.1e} < {verdict.alpha:g} over "
             f"{verdict.rounds[0]} vs {verdict.rounds[1]} rounds"
             + (f"; reproduced in all {verdict.runs} runs" if verdict.runs > 1 else "")
         )

@@ -67,3 +67,33 @@ def ratio_interval(
         method="percentile", vectorized=True, paired=False, rng=np.random.default_rng(SEED),
     )
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def paired_ratio(
+    current: Sequence[float],
+    baseline: Sequence[float],
+    current_ref: Sequence[float] | None = None,
+    baseline_ref: Sequence[float] | None = None,
+    confidence: float = 0.95,
+) -> tuple[float, tuple[float, float], float, float]:
+    """Ratio, interval and one-sided p-values (slower, faster) of rounds measured in lockstep.
+
+    Round ``r`` of all four series ran within a second or two, so its ratio
+    ``(current/current_ref) / (baseline/baseline_ref)`` is free of the machine's speed at that
+    moment; the ratio is the geometric median over rounds, the test the Wilcoxon signed-rank
+    test on their logarithms, the interval a bootstrap of that median.
+    """
+    logs = np.log(np.asarray(current, float)) - np.log(np.asarray(baseline, float))
+    if current_ref is not None and baseline_ref is not None:
+        logs -= np.log(np.asarray(current_ref, float)) - np.log(np.asarray(baseline_ref, float))
+    ratio = float(np.exp(np.median(logs)))
+    if np.ptp(logs) == 0:
+        return ratio, (ratio, ratio), (0.0 if logs[0] > 0 else 1.0), (0.0 if logs[0] < 0 else 1.0)
+    slower = float(stats.wilcoxon(logs, alternative="greater").pvalue)
+    faster = float(stats.wilcoxon(logs, alternative="less").pvalue)
+    result = stats.bootstrap((logs,), np.median, n_resamples=RESAMPLES,
+                             confidence_level=confidence, method="percentile",
+                             rng=np.random.default_rng(SEED))
+    interval = (float(np.exp(result.confidence_interval.low)),
+                float(np.exp(result.confidence_interval.high)))
+    return ratio, interval, slower, faster

@@ -1,0 +1,97 @@
+"""One side of an A/B measurement: a process that times benchmark cases of *its own* tree.
+
+Run as a script (``python .../gate/worker.py``) with the tree's ``src`` first on
+``PYTHONPATH``, so that an old commit measures its own code; it imports only what every
+rnnbench tree has (``rnnbench.bench.grid.cases``, ``rnnbench.bench.workload.make_workload``,
+``rnnbench.bench.measure.profile_call``). The coordinator (:mod:`rnnbench.gate.ab`) sends one
+JSON command per line on stdin and reads one JSON answer per line:
+
+- ``{"op": "load", "case": ID}``: build the case's workload and run it twice (compilation,
+  caches); answers ``{"ok": true, "seconds": ...}`` or ``{"ok": false, "error": ...}``;
+- ``{"op": "time", "case": ID}``: one timed call, ``{"seconds": ...}`` (process CPU time, or
+  wall clock with a CUDA synchronisation for CUDA cases);
+- ``{"op": "describe", "case": ID}``: the case's ``extra_info`` (coordinates, ATen ops and
+  peak memory from one profiled call, threads, versions);
+- ``{"op": "drop", "case": ID}``; ``{"op": "quit"}``.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import platform
+import sys
+import time
+from typing import Any
+
+if __name__ == "__main__":
+    sys.path.pop(0)  # this file's folder: its modules must not shadow the tree's or stdlib's
+
+
+def serve(threads: int) -> None:
+    import torch
+
+    from rnnbench.bench.grid import cases
+    from rnnbench.bench.workload import make_workload
+
+    torch.set_num_threads(threads)
+    answer = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
+    sys.stdout = sys.stderr  # anything the tree prints must not corrupt the answers
+    known = {case.id: case for case in cases("full")}
+    loaded: dict[str, Any] = {}
+    for line in sys.stdin:
+        command = json.loads(line)
+        op, key = command["op"], command.get("case")
+        try:
+            if op == "quit":
+                break
+            if op == "load":
+                if key not in known:
+                    raise KeyError(f"{key} is not a case of this tree")
+                workload = make_workload(known[key])
+                workload()
+                reply = {"ok": True, "seconds": _timed(workload)}
+                loaded[key] = workload
+            elif op == "time":
+                reply = {"seconds": _timed(loaded[key])}
+            elif op == "describe":
+                reply = {"ok": True, "info": _describe(loaded[key], threads)}
+            elif op == "drop":
+                loaded.pop(key, None)
+                gc.collect()
+                reply = {"ok": True}
+            else:
+                raise ValueError(f"unknown command {op!r}")
+        except Exception as error:  # reported to the coordinator, which decides
+            reply = {"ok": False, "error": f"{type(error).__name__}: {error}"}
+        answer.write(json.dumps(reply) + "\n")
+
+
+def _timed(workload: Any) -> float:
+    if workload.case.device == "cuda":
+        import torch
+
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        workload()
+        return time.perf_counter() - start
+    start = time.process_time()
+    workload()
+    return time.process_time() - start
+
+
+def _describe(workload: Any, threads: int) -> dict[str, Any]:
+    import torch
+
+    from rnnbench.bench.measure import profile_call
+
+    workload.reset()
+    counts = profile_call(workload, workload.case.device)
+    return {**workload.case.info(), "aten_ops": counts.aten_ops,
+            "peak_memory_bytes": counts.peak_memory_bytes, "threads": threads,
+            "torch": torch.__version__, "python": platform.python_version()}
+
+
+if __name__ == "__main__":
+    serve(int(sys.argv[1]) if len(sys.argv) > 1 else 1)
