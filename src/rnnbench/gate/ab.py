@@ -182,6 +182,11 @@ class Worker:
             self.process.wait(timeout=30)
         if self.process.poll() is None:
             self.process.kill()
+            self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream is not None:
+                with contextlib.suppress(Exception):
+                    stream.close()
 
 
 def measure(tree: Path, commit: str, folder: Path, pytest_args: str,
