@@ -34,7 +34,7 @@ def test_a_regression_exits_1_naming_the_case_old_new_ratio_and_why(tmp_path, ca
     assert status == 1
     report = out.split("REGRESSION in 1 case(s):")[1]
     assert "lstm-eager: 47" in report and "-> 70" in report  # old and new ms
-    assert "slower relative to lstm-native" in report and "Mann-Whitney p=" in report
+    assert "slower relative to lstm-native" in report and "Mann-Whitney U p=" in report
     assert "aten_ops grew 1,200 -> 1,800" in report
     assert "lstm-native" not in report.split("\n")[1]
     verdicts = json.loads((tmp_path / "verdicts.json").read_text())
