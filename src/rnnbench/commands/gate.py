@@ -21,7 +21,6 @@ import argparse
 import json
 import shutil
 import tempfile
-from collections.abc import Mapping
 from pathlib import Path
 
 from rnnbench.files import check_output_file, write_atomic
@@ -33,7 +32,7 @@ from rnnbench.gate.compare import (
     Rule,
     check_complete,
     compare,
-    flag_difference,
+    machine_differences,
 )
 from rnnbench.gate.load import Run, UnusableInput, load_run, machine_identity
 from rnnbench.gate.report import format_text, to_dict
@@ -113,7 +112,8 @@ def _judge(args: argparse.Namespace) -> Comparison:
     if not args.run_first:
         print("rnnbench gate: mode files: comparing two result files", flush=True)
         return _confirmed(args, baseline, load_run(args.current), reruns)
-    differences = _machine_differences(baseline.machine, this_machine())
+    differences = machine_differences(baseline.machine, this_machine(), gpu=False,
+                                      here=True)
     if not differences and not args.ab:
         print(f"rnnbench gate: mode direct: the baseline was measured on this machine "
               f"({baseline.device_name}); running the suite, then comparing", flush=True)
@@ -196,17 +196,6 @@ def this_machine() -> dict[str, str]:
     import cpuinfo
 
     return machine_identity({"cpu": cpuinfo.get_cpu_info()})
-
-
-def _machine_differences(then: Mapping[str, str], now: Mapping[str, str]) -> list[str]:
-    out = []
-    for key, what in (("cpu", "CPU model"), ("arch", "architecture"),
-                      ("cpu_flags", "instruction set flags")):
-        if then.get(key) != now.get(key):
-            shown = ((then.get(key), now.get(key)) if key != "cpu_flags"
-                     else flag_difference(then.get(key), now.get(key)))
-            out.append(f"{what}: baseline {shown[0]!r}, here {shown[1]!r}")
-    return out
 
 
 def _rule(args: argparse.Namespace, ab_mode: bool) -> Rule:

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from rnnbench.gate.load import Run, UnusableInput, parse_run
-from rnnbench.gate.rerun import suite_command
+from rnnbench.gate.rerun import suite_command, tree_env
 
 #: Rounds per case: at least ``MIN_ROUNDS``, about ``MAX_TIME`` seconds of calls, at most
 #: ``MAX_ROUNDS``.
@@ -116,7 +116,7 @@ def check_builds(tree: Path, commit: str) -> None:
                 f"commit {commit[:12]} has no {required}/: it is not an rnnbench tree whose "
                 "suite can run; refresh the baseline (`rnnbench baseline refresh`)"
             )
-    env = {**_without_switches(), "PYTHONPATH": str(tree / "src")}
+    env = tree_env(tree, _without_switches())
     done = subprocess.run([sys.executable, "-c", "import rnnbench, rnnbench.bench.grid"],
                           cwd=tree, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -131,8 +131,7 @@ def collect(pytest_args: str, tree: Path) -> list[str]:
     """The case ids the suite of ``tree`` would run with these arguments, in suite order."""
     command = [a for a in suite_command("unused.json", pytest_args)
                if not a.startswith("--benchmark-json")]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        filter(None, [str(tree / "src"), os.environ.get("PYTHONPATH", "")]))}
+    env = tree_env(tree)
     done = subprocess.run([*command, "--collect-only"], cwd=tree, env=env,
                           capture_output=True, text=True, check=False)
     ids = re.findall(r"^\S+::\S+\[(.+)\]$", done.stdout, flags=re.MULTILINE)
@@ -159,12 +158,10 @@ class Worker:
 
     def __init__(self, side: str, tree: Path, env: dict[str, str], threads: int) -> None:
         self.side = side
-        env = {**env, "PYTHONPATH": os.pathsep.join(
-            filter(None, [str(tree / "src"), env.get("PYTHONPATH", "")]))}
         script = Path(__file__).with_name("worker.py")
         self.process = subprocess.Popen(
-            [sys.executable, str(script), str(threads)], cwd=tree, env=env, text=True,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=1)
+            [sys.executable, str(script), str(threads)], cwd=tree, env=tree_env(tree, env),
+            text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=1)
 
     def ask(self, op: str, case: str | None = None) -> dict[str, Any]:
         assert self.process.stdin is not None and self.process.stdout is not None
@@ -227,9 +224,13 @@ def measure(tree: Path, commit: str, folder: Path, pytest_args: str,
     finally:
         for worker in sides.values():
             worker.close()
+    import cpuinfo
+
+    cpu = cpuinfo.get_cpu_info()  # one machine for both sides (it takes a second to read)
     runs = {}
     for side in sides:
-        document = _document(timings[side], infos[side], commit if side == "baseline" else None)
+        document = _document(timings[side], infos[side], cpu,
+                             commit if side == "baseline" else None)
         path = folder / f"{side}{label}.json"
         path.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
         runs[side] = parse_run(document, str(path), f"A/B {side}")
@@ -254,17 +255,14 @@ def _threads(pytest_args: str) -> int:
 
 
 def _document(timings: dict[str, list[float]], infos: dict[str, dict[str, Any]],
-              commit: str | None) -> dict[str, Any]:
+              cpu: dict[str, Any], commit: str | None) -> dict[str, Any]:
     """The side's timings as a pytest-benchmark document (what the gate reads of one)."""
-    import cpuinfo
-
     if commit is None:  # the working tree: its HEAD, and whether tracked files changed
         here = repo_root()
         commit_info = {"id": _git(["rev-parse", "HEAD"], here).strip(), "dirty": bool(
             _git(["status", "--porcelain", "--untracked-files=no"], here).strip())}
     else:
         commit_info = {"id": commit, "dirty": False}
-    cpu = cpuinfo.get_cpu_info()
     entries = []
     for case, data in timings.items():
         ordered = sorted(data)

@@ -282,15 +282,29 @@ def check_complete(baseline: Run, current: Run) -> None:
         )
 
 
+def machine_differences(then: Mapping[str, str], now: Mapping[str, str],
+                        gpu: bool = True, here: bool = False) -> list[str]:
+    """How two :func:`~rnnbench.gate.load.machine_identity` values differ, one phrase each;
+    ``here``: ``now`` is this machine, not a current run."""
+    out = []
+    for key, what in (("cpu", "CPU model"), ("arch", "architecture"),
+                      ("cpu_flags", "instruction set flags"), ("gpu", "GPU model")):
+        a, b = then.get(key), now.get(key)
+        if a != b and (a or b) and (key != "gpu" or gpu):
+            shown = (a, b) if key != "cpu_flags" else flag_difference(a, b)
+            out.append(f"{what}: baseline {shown[0]!r}, here {shown[1]!r}" if here else
+                       f"{_PLURAL[key]} differ (baseline {shown[0]!r}, current {shown[1]!r})")
+    return out
+
+
+_PLURAL = {"cpu": "CPU models", "arch": "architectures", "cpu_flags": "CPU instruction sets",
+           "gpu": "GPU models"}
+
+
 def timing_mismatch(baseline: Run, current: Run) -> list[str]:
     """Why the two runs' timings do not compare (different machine or settings); [] if they do."""
-    reasons = []
-    for key, what in (("cpu", "CPU models"), ("arch", "architectures"),
-                      ("cpu_flags", "CPU instruction sets"), ("gpu", "GPU models")):
-        then, now = baseline.machine.get(key), current.machine.get(key)
-        if then != now and (then or now) and (key != "gpu" or current.devices - {"cpu"}):
-            shown = (then, now) if key != "cpu_flags" else flag_difference(then, now)
-            reasons.append(f"{what} differ (baseline {shown[0]!r}, current {shown[1]!r})")
+    reasons = machine_differences(baseline.machine, current.machine,
+                                  gpu=bool(current.devices - {"cpu"}))
     for values, what, option in ((lambda r: r.timers, "timers", "--benchmark-timer"),
                                  (lambda r: r.threads, "CPU thread counts",
                                   "--rnnbench-threads")):

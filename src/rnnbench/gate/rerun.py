@@ -1,10 +1,7 @@
-"""Run the benchmark suite in a subprocess: to record a baseline, to rerun suspect cases, or
-to measure another commit's tree (A/B).
+"""Run the benchmark suite in a subprocess: to record a baseline, or to rerun suspect cases.
 
-The suite is ``pytest benchmarks`` (see ``benchmarks/conftest.py``) of a source tree, run from
-that tree with its own ``src`` first on the path, so an old commit measures its own code on
-this interpreter. The quick profile is what the committed CPU baseline holds. pytest-benchmark
-writes raw timings into ``--benchmark-json``.
+The suite is ``pytest benchmarks`` (see ``benchmarks/conftest.py``); the quick profile is what
+the committed CPU baseline holds. pytest-benchmark writes raw timings into ``--benchmark-json``.
 """
 
 from __future__ import annotations
@@ -38,19 +35,21 @@ def suite_command(output: str | Path, pytest_args: str = CPU_ARGS,
     return [*command, "-k", selection(cases)] if cases else command
 
 
-def run_suite(output: str | Path, pytest_args: str = CPU_ARGS, cases: Sequence[str] = (),
-              tree: Path | None = None, env: Mapping[str, str] | None = None) -> int:
-    """Runs :func:`suite_command` in ``tree`` (default: here), echoing it first; returns
-    pytest's exit status. ``env``: the environment (default: this one) before ``tree/src`` is
-    put first on ``PYTHONPATH``."""
-    command = suite_command(Path(output).resolve(), pytest_args, cases)
-    environment = dict(os.environ if env is None else env)
-    if tree is not None:
-        paths = [str(tree / "src"), environment.get("PYTHONPATH", "")]
-        environment["PYTHONPATH"] = os.pathsep.join(filter(None, paths))
-    where = f" (in {tree})" if tree is not None else ""
-    print("running:", _short(command) + where, flush=True)
-    return subprocess.run(command, cwd=tree, env=environment, check=False).returncode
+def run_suite(output: str | Path, pytest_args: str = CPU_ARGS,
+              cases: Sequence[str] = ()) -> int:
+    """Runs :func:`suite_command`, echoing it first; returns pytest's exit status."""
+    command = suite_command(output, pytest_args, cases)
+    print("running:", _short(command), flush=True)
+    return subprocess.run(command, check=False).returncode
+
+
+def tree_env(tree: Path, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``env`` (default: this one) with ``tree/src`` first on ``PYTHONPATH``: a process run
+    with it imports that tree's rnnbench, whatever is installed."""
+    env = dict(os.environ if env is None else env)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tree / "src"),
+                                                      env.get("PYTHONPATH", "")]))
+    return env
 
 
 def _short(command: list[str]) -> str:
