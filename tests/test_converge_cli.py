@@ -43,7 +43,11 @@ def test_imdb_end_to_end_records_the_run_and_no_text(archive, tmp_path, capsys) 
         assert run["params"]["total"] == run["params"]["module"]
         assert run["params"]["breakdown"]["embedding"] == document["data"]["vocab_size"] * 8
         epoch = run["epochs"][-1]
-        assert 0 <= epoch["val_accuracy"] <= 1 and 0 <= epoch["test_accuracy"] <= 1
+        assert 0 <= epoch["val_accuracy"] <= 1
+        # The test split is scored only on an epoch that beats every earlier val accuracy.
+        for k, row in enumerate(run["epochs"]):
+            improved = all(row["val_accuracy"] > e["val_accuracy"] for e in run["epochs"][:k])
+            assert ("test_accuracy" in row) == improved, row
         assert epoch["padded_tokens"] >= epoch["tokens"] > 0
         summary = run["summary"]
         assert summary["best_epoch"] in (1, 2) and summary["converged_epoch"] in (1, 2)

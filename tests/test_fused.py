@@ -135,23 +135,3 @@ def test_gru_function_gradcheck(reverse: bool, with_bias: bool, masked: bool) ->
     assert gradcheck(lambda *a: GRUScan.apply(*a, reverse, mask), args)
     assert gradcheck(lambda *a: GRUScan.apply(*a, reverse, mask)[0], args)
     assert gradcheck(lambda *a: GRUScan.apply(*a, reverse, mask)[1], args)
-
-
-@pytest.mark.gpu
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-@pytest.mark.parametrize("cell", ["lstm", "gru"])
-def test_matches_native_on_cuda(cell: str) -> None:
-    torch.manual_seed(0)
-    kwargs = dict(input_size=5, hidden_size=4, num_layers=2, bidirectional=True)
-    native = build(cell, "native", **kwargs).to("cuda", F64)
-    fused = build(cell, "fused", **kwargs).to("cuda", F64)
-    fused.load_state_dict(native.state_dict())
-    x = torch.randn(6, 3, 5, dtype=F64, device="cuda")
-    results = []
-    for model in (native, fused):
-        leaf = x.clone().requires_grad_()
-        output, _ = model(leaf)
-        output.sum().backward()
-        results.append([output, leaf.grad, *(p.grad for p in model.parameters())])
-    for got, want in zip(results[1], results[0], strict=True):
-        torch.testing.assert_close(got, want, atol=1e-10, rtol=1e-10)

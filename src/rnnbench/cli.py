@@ -69,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     prefix = f"rnnbench {command}".rstrip()
     try:
         args = make_parser().parse_args(argv)
+        args.command_argv = argv[argv.index(args.command) + 1:]  # for commands that re-run
         return int(args.run(args))
     except KeyboardInterrupt:
         print(f"{prefix}: interrupted", file=sys.stderr)

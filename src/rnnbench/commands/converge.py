@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from rnnbench.build import IMPL_NAMES
-from rnnbench.converge import imdb
+from rnnbench.converge import imdb, workers
 from rnnbench.converge.experiments import (
     Experiment,
     ImdbExperiment,
@@ -32,7 +32,7 @@ from rnnbench.converge.models import CELLS
 from rnnbench.converge.store import ResultsStore, default_checkpoints
 from rnnbench.converge.train import flushing_denormals
 from rnnbench.converge.train import run as train_run
-from rnnbench.files import check_output_dir, check_output_file
+from rnnbench.files import check_output_dir, check_output_file, read_json
 from rnnbench.validate import check_choice, check_positive
 
 HELP = "train cells on the adding, copy-memory or IMDB task and report how fast they converge"
@@ -63,7 +63,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--restart", action="store_true",
                         help="overwrite --out instead of resuming from it")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N (default: cpu)")
-    parser.add_argument("--threads", type=int, metavar="N", help="torch CPU threads")
+    parser.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (per "
+                        "worker; default with --workers: the CPUs shared out)")
+    parser.add_argument("--workers", type=int, default=1, metavar="N",
+                        help="train up to N (cell, seed) runs at once, each in its own process "
+                        "(default 1); seed 0 of every cell starts first")
+    parser.add_argument("--job", type=workers.parse_job, help=argparse.SUPPRESS)  # one child
     parser.add_argument("--quiet", action="store_true", help="no progress bars or epoch lines")
     model = parser.add_argument_group("model and optimiser (default: the task's settings)")
     model.add_argument("--impl", help=f"recurrent implementation: {', '.join(IMPL_NAMES)}")
@@ -176,16 +181,41 @@ def run(args: argparse.Namespace) -> int:
     device = _device(args.device)
     if args.threads is not None:
         check_positive("threads", args.threads)
+    check_positive("workers", args.workers)
+    if args.job is not None:  # a child of --workers: one run
+        check_choice("cell", args.job.cell, cells)
+        cells, seeds_of = [args.job.cell], [args.job.seed]
+    else:
+        seeds_of = list(range(seeds))
+    if args.workers > 1 and args.job is None:
+        return _parallel(args, cells, seeds, epochs)
     threads = torch.get_num_threads()
     try:
         if args.threads is not None:
             torch.set_num_threads(args.threads)
-        return _train(args, cells, seeds, epochs, device)
+        return _train(args, cells, seeds_of, epochs, device)
     finally:
         torch.set_num_threads(threads)  # a caller in the same process keeps its setting
 
 
-def _train(args: argparse.Namespace, cells: list[str], seeds: int, epochs: int,
+def _parallel(args: argparse.Namespace, cells: list[str], seeds: int, epochs: int) -> int:
+    """``--workers N``: one child process per (cell, seed), N at a time (see workers.py)."""
+    out = check_output_file("--out", args.out or Path(f"converge-{args.task}.json"))
+    checkpoints = check_output_dir("--checkpoints", args.checkpoints or default_checkpoints(out))
+    all_jobs = workers.jobs(cells, seeds)
+    if args.restart:  # done once here: children resume, and would undo each other's restart
+        out.unlink(missing_ok=True)
+        for job in all_jobs:
+            (checkpoints / f"{job.cell}-seed{job.seed}.pt").unlink(missing_ok=True)
+    threads = args.threads or workers.threads_per_worker(min(args.workers, len(all_jobs)))
+    log = (lambda line: None) if args.quiet else (lambda line: print(line, flush=True))
+    status = workers.run_all(args.command_argv, all_jobs, args.workers, threads, log)
+    if status == 0 and out.exists():
+        print(table(read_json(out, "results file")), file=sys.stdout)
+    return status
+
+
+def _train(args: argparse.Namespace, cells: list[str], seeds: list[int], epochs: int,
            device: torch.device) -> int:
     experiment = experiment_for(args)
     out = check_output_file("--out", args.out or Path(f"converge-{args.task}.json"))
@@ -198,10 +228,11 @@ def _train(args: argparse.Namespace, cells: list[str], seeds: int, epochs: int,
         if not args.restart:
             store.check_epochs(epochs)
         for cell in cells:
-            for seed in range(seeds):
+            for seed in seeds:
                 train_run(experiment, cell, seed, epochs, store, device, args.quiet, log)
     store.write()
-    print(table(store.document), file=sys.stdout)
+    if args.job is None:  # a --workers child: the parent prints the whole table
+        print(table(store.document), file=sys.stdout)
     diverged = [f"{r['cell']} seed {r['seed']} in epoch {r['diverged']['epoch']} "
                 f"({r['diverged']['reason']})" for r in store.document["runs"]
                 if r["status"] == "diverged"]

@@ -29,7 +29,9 @@ Schema ``rnnbench.converge/1`` (all accuracies are fractions, times seconds, mem
         "epochs": [{                       # one per epoch, in order: the learning curve
           "epoch": 1, "step": 313,         # step: optimizer steps so far
           "train_loss", "train_accuracy",  # means over the epoch, dropout on
-          "<split>_loss", "<split>_accuracy",   # split: val and test (imdb) or eval
+          "<split>_loss", "<split>_accuracy",   # split: val (imdb) or eval, every epoch;
+                                           #   imdb's test only on an epoch that beats
+                                           #   every earlier val_accuracy
           "train_seconds", "eval_seconds",  # wall clock
           "train_cpu_seconds",             # process CPU time (all threads): with one
                                            #   thread, robust to other jobs on the machine

@@ -182,6 +182,8 @@ def run(experiment: Experiment, cell: str, seed: int, epochs: int, store: Result
             start = time.perf_counter()
             for split in experiment.eval_splits:
                 row.update(evaluate(experiment, model, split, device))
+            for split in experiment.held_out(record["epochs"], row):
+                row.update(evaluate(experiment, model, split, device))
             bad = [key for key, value in row.items()
                    if isinstance(value, float) and not math.isfinite(value)]
             if bad:
@@ -233,7 +235,7 @@ def epoch_line(experiment: Experiment, cell: str, seed: int, epochs: int,
                row: dict[str, Any]) -> str:
     """One human-readable line per epoch (logs of background runs read like this)."""
     scores = "  ".join(f"{split} loss {row[f'{split}_loss']:.4f} acc {row[f'{split}_accuracy']:.4f}"
-                       for split in experiment.eval_splits)
+                       for split in (*experiment.eval_splits, "test") if f"{split}_loss" in row)
     return (f"{experiment.task} {cell} seed {seed} epoch {row['epoch']}/{epochs} "
             f"(step {row['step']}): train loss {row['train_loss']:.4f}  {scores}  "
             f"{row['train_seconds']:.1f}+{row['eval_seconds']:.1f} s  "

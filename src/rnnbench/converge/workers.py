@@ -1,0 +1,113 @@
+"""``rnnbench converge --workers N``: the (cell, seed) runs in N processes at once.
+
+Each job is one ``rnnbench converge`` child process with the parent's arguments and
+``--job CELL:SEED``; all children share ``--out``, whose writes are locked and merged
+(:mod:`rnnbench.converge.store`), and each resumes its own checkpoint, so an interrupted
+``--workers`` run resumes per job like a sequential one. Jobs start seed-major (seed 0 of
+every cell first), so a run cut short still has one seed of each cell. Each child gets
+``--threads`` (default: the CPU count shared out, at least 1) so that N of them do not
+oversubscribe the cores.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+#: How often the parent looks at its children, seconds.
+POLL_S = 0.2
+
+
+@dataclass(frozen=True)
+class Job:
+    cell: str
+    seed: int
+
+    @property
+    def option(self) -> str:
+        return f"{self.cell}:{self.seed}"
+
+
+def jobs(cells: Sequence[str], seeds: int) -> list[Job]:
+    """Seed-major: every cell's seed 0, then every cell's seed 1, ..."""
+    return [Job(cell, seed) for seed in range(seeds) for cell in cells]
+
+
+def parse_job(text: str) -> Job:
+    cell, _, seed = text.partition(":")
+    if not cell or not seed.isdigit():
+        raise ValueError(f"job={text!r} is not accepted: expected CELL:SEED, e.g. lstm:0")
+    return Job(cell, int(seed))
+
+
+def threads_per_worker(workers: int, cpus: int | None = None) -> int:
+    return max(1, (cpus or os.cpu_count() or 1) // workers)
+
+
+def child_args(argv: Sequence[str], job: Job, threads: int) -> list[str]:
+    """The parent's ``converge`` arguments without ``--workers``/``--restart``, plus the job."""
+    kept: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg in ("--workers", "--threads"):
+            skip = True
+            continue
+        if arg.startswith(("--workers=", "--threads=")) or arg == "--restart":
+            continue
+        kept.append(arg)
+    return [sys.executable, "-m", "rnnbench", "converge", *kept, "--job", job.option,
+            "--threads", str(threads)]
+
+
+def run_all(argv: Sequence[str], all_jobs: Sequence[Job], workers: int, threads: int,
+            log: Callable[[str], None] = print) -> int:
+    """Runs the jobs, at most ``workers`` at a time; 0 if all succeeded, else the worst code.
+
+    Ctrl-C (or SIGTERM to the parent) interrupts every child, which saves its last finished
+    epoch as always, and returns 130 once they have stopped.
+    """
+    waiting = list(all_jobs)
+    running: dict[Job, subprocess.Popen[bytes]] = {}
+    failed: dict[Job, int] = {}
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        while waiting or running:
+            while waiting and len(running) < workers:
+                job = waiting.pop(0)
+                log(f"converge: starting {job.cell} seed {job.seed} "
+                    f"({len(all_jobs) - len(waiting)}/{len(all_jobs)}, {threads} threads)")
+                running[job] = subprocess.Popen(child_args(argv, job, threads))
+            for job, process in list(running.items()):
+                code = process.poll()
+                if code is None:
+                    continue
+                del running[job]
+                if code:
+                    failed[job] = code
+                    log(f"converge: {job.cell} seed {job.seed} failed (exit {code})")
+            time.sleep(POLL_S)
+    except KeyboardInterrupt:
+        for process in running.values():
+            process.send_signal(signal.SIGINT)
+        for process in running.values():
+            process.wait()
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if failed:
+        log("converge: failed: " + ", ".join(f"{j.cell} seed {j.seed} (exit {c})"
+                                            for j, c in failed.items()))
+        return max(failed.values())
+    return 0
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
