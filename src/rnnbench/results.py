@@ -1,0 +1,222 @@
+"""The one reader of benchmark results: the JSON that ``pytest benchmarks --benchmark-json=F``
+writes, for the gate, the report and ``rnnbench targets``.
+
+The file is pytest-benchmark's, with what ``benchmarks/conftest.py`` adds::
+
+    {"machine_info": {"cpu": {"brand_raw", "arch", "flags"}, "device_name", "torch",
+                      "threads", "load_average_1m", ...},
+     "commit_info": {"id", "dirty"},            # the commit measured
+     "datetime": "2026-01-01T00:00:00+00:00",
+     "rnnbench": {"profile", "wall_s", "exitstatus", "runner"},   # "lockstep": A/B mode
+     "benchmarks": [{"name", "fullname", "options": {"timer"},
+                     "stats": {"median", "iqr", "mean", "stddev", "rounds",
+                               "data": [seconds per round]},   # data: when saved
+                     "extra_info": {**Case.info(), "aten_ops", "peak_memory_bytes",
+                                    "tokens", "flops", "params", "threads", ...}}]}
+
+A benchmark whose ``extra_info`` has a ``shape_key`` is an rnnbench case: its coordinates
+become a :class:`rnnbench.bench.grid.Case`; the others are listed in :attr:`Run.skipped`.
+A file that cannot be used raises :class:`~rnnbench.files.BadFile` (a ``ValueError``: the CLI
+exits 2) naming the file, what is wrong and what to do.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rnnbench.bench.grid import Case
+from rnnbench.files import BadFile, read_json
+
+HOW_TO_RECORD = "record one with `pytest benchmarks --benchmark-json=FILE`"
+
+
+@dataclass(frozen=True)
+class Result:
+    """One case's coordinates, timing statistics (seconds) and measured counts."""
+
+    case: Case
+    name: str  # the suite's name for it: ``extra_info["case"]``, normally ``case.id``
+    median: float
+    iqr: float = 0.0
+    mean: float | None = None
+    stddev: float | None = None
+    rounds: int | None = None
+    data: tuple[float, ...] = ()  # every round's time, where the file holds them
+    aten_ops: int | None = None
+    peak_memory_bytes: int | None = None
+    tokens: int | None = None
+    flops: float | None = None
+    params: int | None = None
+    threads: int | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)  # the whole ``extra_info``
+
+
+@dataclass(frozen=True)
+class Run:
+    """One results file."""
+
+    path: str
+    cases: tuple[Result, ...]
+    machine: Mapping[str, str] = field(default_factory=dict)  # see :func:`machine_identity`
+    device_name: str | None = None  # GPU name or CPU model
+    torch_version: str | None = None
+    date: str | None = None  # YYYY-MM-DD
+    threads: int | None = None  # torch's CPU threads (``machine_info.threads``)
+    timer: str | None = None  # pytest-benchmark's clock(s), e.g. ``process_time``
+    commit: str | None = None  # the commit measured
+    dirty: bool = False  # measured with uncommitted changes to tracked files
+    exitstatus: int | None = None  # the pytest session's exit status, where recorded
+    load: Mapping[str, Any] = field(default_factory=dict)  # load averages during the run
+    paired: bool = False  # rounds measured in lockstep with another run (A/B mode)
+    skipped: tuple[str, ...] = ()  # benchmarks without rnnbench's extra_info
+    suite: Mapping[str, Any] = field(default_factory=dict)  # the file's ``rnnbench`` object
+
+    def by_name(self) -> dict[str, Result]:
+        return {result.name: result for result in self.cases}
+
+    def by_shape(self) -> dict[str, dict[str, Result]]:
+        """``shape_key`` -> implementation -> result: the cases that compare directly."""
+        out: dict[str, dict[str, Result]] = {}
+        for result in self.cases:
+            out.setdefault(result.case.shape_key, {})[result.case.impl] = result
+        return out
+
+    def reference_for(self, result: Result) -> Result | None:
+        """The ``native`` case of ``result``'s shape in this run (None: none, or it is one)."""
+        if result.case.impl == "native":
+            return None
+        return self.by_shape()[result.case.shape_key].get("native")
+
+
+def load(path: str | Path, role: str = "results file") -> Run:
+    """The results in ``path``; ``role`` names the file in errors (``"baseline file"``)."""
+    try:
+        document = read_json(path, role)
+    except BadFile as error:
+        raise BadFile(f"{error}; {HOW_TO_RECORD}") from None
+    return parse(document, str(path), role)
+
+
+def parse(document: object, path: str, role: str = "results file") -> Run:
+    """The results in an already parsed document (see :func:`load`)."""
+    where = f"{role} {path!r}"
+    if (not isinstance(document, dict) or not isinstance(document.get("benchmarks"), list)
+            or not isinstance(document.get("machine_info"), dict)):
+        raise BadFile(f"{where} is JSON but not a pytest-benchmark result (expected an object "
+                      f"with 'machine_info' and a 'benchmarks' list): {HOW_TO_RECORD}")
+    if not document["benchmarks"]:
+        raise BadFile(f"{where} holds no benchmark results (was the suite run with "
+                      f"--benchmark-disable or --benchmark-skip?): {HOW_TO_RECORD}")
+    machine, suite = document["machine_info"], _mapping(document.get("rnnbench"))
+    cases: dict[str, Result] = {}
+    skipped, timers = [], set()
+    for index, entry in enumerate(document["benchmarks"]):
+        result = _result(entry, f"{where}, benchmarks[{index}]")
+        if result is None:
+            skipped.append(str(entry.get("name") or f"#{index}"))
+            continue
+        if result.name in cases:
+            raise BadFile(f"{where} holds case {result.name!r} twice: pass the result of one "
+                          "pytest session")
+        cases[result.name] = result
+        timer = _mapping(entry.get("options")).get("timer")
+        if timer:
+            timers.add(str(timer).rsplit(".", 1)[-1])  # "time.process_time" too
+    if not cases:
+        raise BadFile(f"{where} holds no rnnbench benchmark cases (extra_info without "
+                      "shape_key); was it written by this project's benchmarks?")
+    commit = _mapping(document.get("commit_info"))
+    status = suite.get("exitstatus")
+    first = next(iter(cases.values())).extra
+    return Run(
+        path=path, cases=tuple(cases.values()), machine=machine_identity(machine),
+        device_name=_text(machine.get("device_name")
+                          or _mapping(machine.get("cpu")).get("brand_raw")),
+        torch_version=_text(machine.get("torch") or first.get("torch")),
+        date=_text(str(document.get("datetime") or "")[:10]),
+        threads=_int(machine.get("threads")), timer=", ".join(sorted(timers)) or None,
+        commit=_commit(commit.get("id")), dirty=commit.get("dirty") is True,
+        exitstatus=_int(status) if isinstance(status, int) else None,
+        load=_mapping(machine.get("load_average_1m")),
+        paired=suite.get("runner") == "lockstep", skipped=tuple(skipped), suite=suite,
+    )
+
+
+def machine_identity(machine_info: Mapping[str, Any]) -> dict[str, str]:
+    """What must be equal for two runs' timings to be comparable: the processor (model,
+    architecture and instruction-set flags, since oneDNN picks its kernels by them) and, where
+    CUDA cases ran, the GPU model. Thread count and timer are checked per case."""
+    cpu = _mapping(machine_info.get("cpu"))
+    flags = cpu.get("flags")
+    identity = {
+        "cpu": str(cpu.get("brand_raw") or machine_info.get("cpu_model") or ""),
+        "arch": str(cpu.get("arch") or machine_info.get("machine") or "").lower(),
+        "cpu_flags": " ".join(sorted(map(str, flags))) if isinstance(flags, list) else "",
+    }
+    name = machine_info.get("device_name")  # the GPU's name where CUDA cases ran
+    if name and str(name) not in (identity["cpu"], str(machine_info.get("cpu_model"))):
+        identity["gpu"] = str(name)
+    return {key: value for key, value in identity.items() if value}
+
+
+def _result(entry: object, where: str) -> Result | None:
+    if not isinstance(entry, dict) or not isinstance(entry.get("stats"), dict):
+        raise BadFile(f"{where} is not a pytest-benchmark result (no 'stats' object)")
+    info, stats = entry.get("extra_info") or {}, entry["stats"]
+    if not isinstance(info, dict):
+        raise BadFile(f"{where}: 'extra_info' is {type(info).__name__}, expected an object")
+    if "shape_key" not in info:
+        return None
+    try:
+        case = Case(**{f.name: info[f.name.rstrip("_")] for f in dataclasses.fields(Case)
+                       if f.name.rstrip("_") in info})
+    except (TypeError, ValueError) as error:
+        raise BadFile(f"{where} is not a usable rnnbench case ({error}); regenerate it with "
+                      "pytest benchmarks --benchmark-json=FILE") from None
+    name = str(info.get("case") or case.id)
+    data = stats.get("data", [])
+    if not isinstance(data, list) or not all(_number(x) and x > 0 for x in data):
+        raise BadFile(f"{where} ({name}): 'stats.data' must hold positive numbers (seconds)")
+    median = stats.get("median")
+    if not _number(median) or median <= 0:
+        raise BadFile(f"{where} ({name}) has no positive 'stats.median'; regenerate it with "
+                      "pytest benchmarks --benchmark-json=FILE")
+    return Result(
+        case=case, name=name, median=float(median), iqr=_float(stats.get("iqr")) or 0.0,
+        mean=_float(stats.get("mean")), stddev=_float(stats.get("stddev")),
+        rounds=_int(stats.get("rounds")), data=tuple(map(float, data)),
+        aten_ops=_int(info.get("aten_ops")), peak_memory_bytes=_int(info.get("peak_memory_bytes")),
+        tokens=_int(info.get("tokens")), flops=_float(info.get("flops")),
+        params=_int(info.get("params")), threads=_int(info.get("threads")), extra=info,
+    )
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _float(value: object) -> float | None:
+    return float(value) if _number(value) else None
+
+
+def _int(value: object) -> int | None:
+    return int(value) if _number(value) else None
+
+
+def _mapping(value: object) -> dict[str, Any]:
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def _commit(value: object) -> str | None:
+    """A commit id as pytest-benchmark records it; None for its "unknown"/"unversioned"."""
+    text = _text(value)
+    return text if text not in ("unknown", "unversioned") else None
+
+
+def _text(value: object) -> str | None:
+    return str(value) if value not in (None, "") else None
