@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from rnnbench import cells
 from rnnbench.bench import grid
-from rnnbench.bench.grid import CELLS, IMPLS, Case
+from rnnbench.bench.grid import GRID_CELLS, IMPLS, Case
 
 
 @pytest.mark.parametrize("profile", list(grid.PROFILES))
@@ -40,7 +41,8 @@ def test_info_carries_the_coordinates(case: Case) -> None:
 
 def test_quick_runs_every_cell_and_impl_on_cpu() -> None:
     cpu = grid.cases("quick", devices=["cpu"])
-    assert {(case.cell, case.impl) for case in cpu} == {(c, i) for c in CELLS for i in IMPLS}
+    names = [cells.case_name(c, d) for d in (1, 2) for c in GRID_CELLS]
+    assert {(case.cell, case.impl) for case in cpu} == {(c, i) for c in names for i in IMPLS}
     assert {case.layout for case in cpu} == set(grid.LAYOUTS)
     assert {case.pass_ for case in cpu} == set(grid.PASSES)
     assert {case.dtype for case in cpu} == {"f32"}

@@ -7,16 +7,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.utils.flop_counter import FlopCounterMode
 
-from rnnbench.bench.grid import CELLS, PASSES, Case
+from rnnbench import cells
+from rnnbench.bench.grid import PASSES, Case
 from rnnbench.bench.measure import matmul_flops, profile_call, throughput
 from rnnbench.bench.workload import make_workload
-from rnnbench.params import GATES
 
 
 @st.composite
 def small_cases(draw: st.DrawFn, impl: str = "eager", layout: str = "padded") -> Case:
     return Case(
-        cell=draw(st.sampled_from(list(CELLS))), impl=impl, device="cpu", dtype="f32",
+        cell=draw(st.sampled_from(cells.names())), impl=impl, device="cpu", dtype="f32",
         T=draw(st.integers(1, 6)), B=draw(st.integers(1, 5)),
         input_size=draw(st.integers(1, 9)), hidden_size=draw(st.integers(1, 9)),
         num_layers=draw(st.integers(1, 3)), layout=layout, pass_=draw(st.sampled_from(PASSES)),
@@ -37,7 +37,7 @@ def test_formula_matches_pytorchs_flop_counter(case: Case) -> None:
         # Autograd skips the gradient of the constant initial state: one recurrent matmul
         # (B, H) x (H, G*H) per layer and direction, which the formula's 3x includes.
         directions = 2 if case.bidirectional else 1
-        gates = GATES[case.base_cell]
+        gates = cells.get(case.base_cell).gates
         expected -= case.num_layers * directions * 2 * case.B * case.hidden_size ** 2 * gates
     assert expected == counter.get_total_flops()
 

@@ -1,4 +1,4 @@
-"""The hand-written cells are drop-in twins of nn.LSTM / nn.GRU.
+"""The hand-written cells are drop-in twins of their torch.nn modules (nn.RNN, nn.LSTM, nn.GRU).
 
 Weights are copied from the torch.nn module; outputs, final states and every parameter
 gradient must agree (float64 to 1e-10, float32 to 1e-5) for random configurations.
@@ -6,17 +6,19 @@ gradient must agree (float64 to 1e-10, float32 to 1e-5) for random configuration
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from rnnbench import ImplUnavailable, Recurrent, build
+from rnnbench import ImplUnavailable, Recurrent, build, cells
+from rnnbench.cells import CELLS
 
 TOLERANCE = {torch.float64: 1e-10, torch.float32: 1e-5}
 CUSTOM = ("eager", "script", "fused")  # 'compiled': own fixed-shape tests (each compiles)
@@ -40,7 +42,7 @@ class Case:
 @st.composite
 def cases(draw: st.DrawFn) -> Case:
     return Case(
-        cell=draw(st.sampled_from(["lstm", "gru"])),
+        cell=draw(st.sampled_from([name for name, c in CELLS.items() if c.native])),
         input_size=draw(st.integers(1, 10)),
         hidden_size=draw(st.integers(1, 10)),
         num_layers=draw(st.integers(1, 3)),
@@ -118,6 +120,7 @@ def assert_twins(native: nn.Module, custom: nn.Module, x: object, hx: object,
 @pytest.mark.parametrize("impl", CUSTOM)
 @given(case=cases(), seed=st.integers(0, 2**16))
 def test_matches_native(impl: str, case: Case, seed: int) -> None:
+    assume(impl in CELLS[case.cell].impls)
     torch.manual_seed(seed)
     native, custom = twins(case, impl)
     x, hx = inputs(case, torch.Generator().manual_seed(seed))
@@ -128,6 +131,7 @@ def test_matches_native(impl: str, case: Case, seed: int) -> None:
 @settings(max_examples=15)
 @given(case=cases(), lengths=st.lists(st.integers(1, 7), min_size=1, max_size=5))
 def test_packed_sequences_match_native(impl: str, case: Case, lengths: list[int]) -> None:
+    assume(impl in CELLS[case.cell].impls)
     batch = len(lengths)
     case = Case(**{**case.__dict__, "batch": batch, "seq_len": max(lengths),
                    "batch_first": False})
@@ -298,3 +302,25 @@ def test_compiled_does_not_unroll_the_time_loop() -> None:
     frames = counters["stats"]["unique_graphs"]
     model(torch.randn(50, 2, 3))
     assert counters["stats"]["unique_graphs"] == frames
+
+
+def test_native_and_fused_are_refused_where_the_registry_has_none(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cell without a torch.nn twin (or a hand-written backward) builds every other impl."""
+    plain = dataclasses.replace(CELLS["lstm"], name="toy", native=None, fused=None)
+    monkeypatch.setitem(CELLS, "toy", plain)
+    assert plain.impls == ("eager", "script", "compiled")
+    for impl in ("native", "fused"):
+        with pytest.raises(ValueError, match=f"impl='{impl}' is not accepted for cell 'toy': "
+                                             "it has eager, script, compiled"):
+            build("toy", impl, 3, 4)
+    out, (h, c) = build("toy", "eager", 3, 4, bidirectional=True)(torch.randn(5, 2, 3))
+    assert out.shape == (5, 2, 8) and h.shape == c.shape == (2, 2, 4)
+
+
+def test_case_names_carry_the_direction_count() -> None:
+    assert cells.parse("bigru") == (CELLS["gru"], 2) and cells.parse("rnn") == (CELLS["rnn"], 1)
+    assert cells.label("bilstm") == "BiLSTM" and cells.colour("lstm") == CELLS["lstm"].colour
+    assert cells.colour("bilstm") != cells.colour("lstm")
+    with pytest.raises(ValueError, match="cell='bitcn'"):
+        cells.parse("bitcn")

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+from rnnbench import cells
 from rnnbench.converge.models import (
     CELLS,
     RecurrentStack,
@@ -19,14 +20,14 @@ from rnnbench.converge.models import (
 )
 from rnnbench.params import count_parameters
 
-NATIVE = {"rnn_tanh": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
-
 
 def reference(stack: RecurrentStack) -> nn.Module:
     """The multi-layer torch.nn module holding the stack's weights under its own names."""
     config = stack.config
-    module = NATIVE[config.cell](config.input_size, config.hidden_size, config.num_layers,
-                                 batch_first=True, bidirectional=config.bidirectional)
+    spec = cells.get(config.cell)
+    module = spec.native(config.input_size, config.hidden_size, config.num_layers,
+                         batch_first=True, bidirectional=config.bidirectional,
+                         **spec.native_kwargs)
     with torch.no_grad():
         for layer, directions in enumerate(stack.layers):
             for direction, one in enumerate(directions):
@@ -86,7 +87,7 @@ def test_reference_impls_give_the_same_model(cell: str) -> None:
     x, lengths = padded_batch([5, 3], 3, 0), torch.tensor([5, 3])
     with torch.no_grad():
         torch.testing.assert_close(native(x, lengths)[1], eager(x, lengths)[1])
-    assert eager.impl == "eager" and RecurrentStack("rnn", "eager", 3, 4).impl == "native"
+    assert eager.impl == "eager" and RecurrentStack("rnn", "eager", 3, 4).impl == "eager"
 
 
 def test_reverse_padded_reverses_within_each_length_and_is_an_involution() -> None:

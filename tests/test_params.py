@@ -1,12 +1,15 @@
 """The closed-form counts equal what PyTorch's own modules hold."""
 
 import json
+import math
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from torch import nn
 
+from rnnbench import build
+from rnnbench.cells import CELLS
 from rnnbench.cli import main
 from rnnbench.params import (
     ClassifierConfig,
@@ -21,9 +24,9 @@ from rnnbench.params import (
 
 @st.composite
 def configs(draw: st.DrawFn) -> RecurrentConfig:
-    cell = draw(st.sampled_from(["lstm", "gru", "rnn_tanh", "rnn_relu"]))
+    cell = draw(st.sampled_from(list(CELLS)))
     hidden = draw(st.integers(1, 24))
-    proj = draw(st.integers(0, hidden - 1)) if cell == "lstm" else 0
+    proj = draw(st.integers(0, hidden - 1)) if CELLS[cell].projects else 0
     return RecurrentConfig(
         cell=cell,
         input_size=draw(st.integers(1, 24)),
@@ -40,11 +43,12 @@ def torch_module(config: RecurrentConfig) -> nn.Module:
         input_size=config.input_size, hidden_size=config.hidden_size,
         num_layers=config.num_layers, bias=config.bias, bidirectional=config.bidirectional,
     )
-    if config.cell == "lstm":
-        return nn.LSTM(proj_size=config.proj_size, **kwargs)
-    if config.cell == "gru":
-        return nn.GRU(**kwargs)
-    return nn.RNN(nonlinearity=config.cell.removeprefix("rnn_"), **kwargs)
+    spec = CELLS[config.cell]
+    if config.proj_size:
+        kwargs["proj_size"] = config.proj_size
+    if spec.native is None:  # no torch.nn twin: the registry's own layer
+        return build(config.cell, "eager", **kwargs)
+    return spec.native(**kwargs, **spec.native_kwargs)
 
 
 @given(configs())
@@ -155,3 +159,21 @@ def test_the_cli_accepts_rnn_like_converge_does(capsys) -> None:
 
     assert main(["params", "rnn", "--input-size", "256", "--hidden-size", "128", "--json"]) == 0
     assert '"total": 49408' in capsys.readouterr().out
+
+
+@given(cell=st.sampled_from(list(CELLS)), layer_input=st.integers(1, 30),
+       hidden=st.integers(1, 30), bias=st.booleans())
+def test_each_cells_closed_form_equals_its_shapes_and_its_layer(cell: str, layer_input: int,
+                                                                hidden: int, bias: bool) -> None:
+    spec = CELLS[cell]
+    shapes = spec.shapes(layer_input, hidden, bias)
+    assert spec.count(layer_input, hidden, bias) == sum(
+        math.prod(shape) for shape in shapes.values())
+    layer = build(cell, "eager", layer_input, hidden, bias=bias)  # the registry's own module
+    assert sum(p.numel() for p in layer.parameters()) == spec.count(layer_input, hidden, bias)
+
+
+def test_the_cli_names_every_registered_cell(capsys) -> None:
+    assert main(["params", "nope", "--input-size", "4", "--hidden-size", "4"]) == 2
+    err = capsys.readouterr().err
+    assert all(f"'{cell}'" in err for cell in CELLS), err

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 #: Public name -> the module that defines it.
 _EXPORTS = {
+    "CELLS": "rnnbench.cells",
     "IMPL_NAMES": "rnnbench.build",
-    "NATIVE": "rnnbench.build",
     "build": "rnnbench.build",
     "ImplUnavailable": "rnnbench.impls",
     "ClassifierConfig": "rnnbench.params",
@@ -28,8 +28,8 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "CELLS",
     "IMPL_NAMES",
-    "NATIVE",
     "ClassifierConfig",
     "ImplUnavailable",
     "Recurrent",
@@ -44,7 +44,8 @@ __all__ = [
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from rnnbench.build import IMPL_NAMES, NATIVE, build
+    from rnnbench.build import IMPL_NAMES, build
+    from rnnbench.cells import CELLS
     from rnnbench.impls import ImplUnavailable
     from rnnbench.params import (
         ClassifierConfig,

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from torch import nn
 
+from rnnbench import cells
 from rnnbench.impls import IMPLS
 from rnnbench.recurrent import Recurrent
 from rnnbench.validate import check_choice
 
-#: Cell name -> the ``torch.nn`` module that the hand-written twins must match.
-NATIVE: dict[str, type[nn.RNNBase]] = {"lstm": nn.LSTM, "gru": nn.GRU}
-
-#: ``native`` is the ``torch.nn`` module itself (cuDNN on CUDA, oneDNN/ATen on CPU).
+#: ``native`` is the cell's ``torch.nn`` twin (cuDNN on CUDA, oneDNN/ATen on CPU).
 IMPL_NAMES: tuple[str, ...] = ("native", *IMPLS)
 
 
@@ -26,16 +24,20 @@ def build(
     dropout: float = 0.0,
     bidirectional: bool = False,
 ) -> nn.Module:
-    """A recurrent layer of ``cell`` (``lstm``, ``gru``) computed by ``impl``.
+    """A recurrent layer of the registered ``cell`` (:mod:`rnnbench.cells`) computed by ``impl``.
 
     Every implementation takes the same arguments as ``nn.LSTM`` / ``nn.GRU``, returns the
     same values and has the same parameters, so weights move between them with
     ``load_state_dict`` and speed comparisons measure only the implementation.
-    Raises ``ValueError`` for bad arguments and :class:`rnnbench.ImplUnavailable` when
+    Raises ``ValueError`` for bad arguments, or for ``native`` and ``fused`` on a cell without
+    a ``torch.nn`` twin or a hand-written backward, and :class:`rnnbench.ImplUnavailable` when
     ``impl`` cannot run here (e.g. no TorchScript).
     """
-    check_choice("cell", cell, NATIVE)
+    spec = cells.get(cell)
     check_choice("impl", impl, IMPL_NAMES)
+    if impl not in spec.impls:
+        raise ValueError(f"impl={impl!r} is not accepted for cell {cell!r}: it has "
+                         f"{', '.join(spec.impls)}")
     arguments = dict(
         input_size=input_size, hidden_size=hidden_size, num_layers=num_layers, bias=bias,
         batch_first=batch_first, dropout=dropout, bidirectional=bidirectional,
@@ -43,5 +45,5 @@ def build(
     if impl == "native":
         # Validate first: nn.LSTM accepts some bad values (e.g. hidden_size=True) silently.
         Recurrent(cell, "eager", **arguments)
-        return NATIVE[cell](**arguments)
+        return spec.native(**arguments, **spec.native_kwargs)
     return Recurrent(cell, impl, **arguments)

@@ -31,6 +31,7 @@ from collections.abc import Sequence
 
 #: Subcommand -> module. Adding a command is one entry here plus its module.
 COMMANDS: dict[str, str] = {
+    "cells": "rnnbench.commands.cells",
     "params": "rnnbench.commands.params",
     "gate": "rnnbench.commands.gate",
     "baseline": "rnnbench.commands.baseline",

@@ -41,7 +41,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 
@@ -284,22 +284,16 @@ class GRUScan(torch.autograd.Function):
         return d[:, :, hidden:], dh, d_w_hh, d_b_hn, None, None
 
 
-class FusedScan(nn.Module):
-    """The scan contract of :mod:`rnnbench.impls` over :class:`LSTMScan` / :class:`GRUScan`."""
-
-    def __init__(self, cell: str) -> None:
-        super().__init__()
-        self.cell = cell
-
-    def forward(self, gi: Tensor, state: list[Tensor], w_hh: Tensor, b_step: Tensor | None,
-                reverse: bool, mask: Tensor | None) -> tuple[Tensor, list[Tensor]]:
-        if self.cell == "lstm":
-            out, h, c = LSTMScan.apply(gi, state[0], state[1], w_hh, reverse, mask)
-            return out, [h, c]
-        out, h = GRUScan.apply(gi, state[0], w_hh, b_step, reverse, mask)
-        return out, [h]
+def lstm_scan(gi: Tensor, state: list[Tensor], weights: list[Tensor], reverse: bool,
+              mask: Tensor | None) -> tuple[Tensor, list[Tensor]]:
+    """The LSTM's ``fused`` scan (registered in :data:`rnnbench.cells.CELLS`)."""
+    out, h, c = LSTMScan.apply(gi, state[0], state[1], weights[0], reverse, mask)
+    return out, [h, c]
 
 
-def fused(cell: str) -> nn.Module:
-    """The ``fused`` scan factory registered in :data:`rnnbench.impls.IMPLS`."""
-    return FusedScan(cell)
+def gru_scan(gi: Tensor, state: list[Tensor], weights: list[Tensor], reverse: bool,
+             mask: Tensor | None) -> tuple[Tensor, list[Tensor]]:
+    """The GRU's ``fused`` scan; ``weights`` are ``[W_hh]`` or ``[W_hh, b_hn]``."""
+    b_hn = weights[1] if len(weights) > 1 else None
+    out, h = GRUScan.apply(gi, state[0], weights[0], b_hn, reverse, mask)
+    return out, [h]

@@ -1,18 +1,21 @@
-"""Closed-form parameter counts for PyTorch's recurrent layers.
+"""Closed-form parameter counts of recurrent layers of every registered cell.
 
-Every count here is a pure function of the constructor arguments of ``nn.RNN``,
-``nn.LSTM`` and ``nn.GRU``; ``tests/test_params.py`` checks them against the real
-modules with hypothesis. Tensor names and shapes follow ``named_parameters()``.
+Every count here is a pure function of the constructor arguments (as ``nn.LSTM`` takes
+them) and the cell's own per-layer closed form (:meth:`rnnbench.cells.Cell.count`);
+``tests/test_params.py`` checks them against the real modules with hypothesis. Tensor names
+and shapes follow ``named_parameters()``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rnnbench.validate import check_choice, check_positive, check_proj_size
+from rnnbench import cells
+from rnnbench.validate import check_positive, check_proj_size
 
-#: Gate blocks stacked in each weight matrix: the ``G`` in the formulas below.
-GATES: dict[str, int] = {"rnn_tanh": 1, "rnn_relu": 1, "gru": 3, "lstm": 4}
+#: Derived from the registry; kept until the report reads the registry itself.
+GATES: dict[str, int] = {name: cell.gates for name, cell in cells.CELLS.items()}
+
 #: The deepest stack accepted: far beyond any trained RNN (cuDNN's own examples stop at a
 #: few dozen), and small enough that listing every tensor stays instant.
 MAX_LAYERS = 1000
@@ -31,7 +34,7 @@ class RecurrentConfig:
     proj_size: int = 0
 
     def __post_init__(self) -> None:
-        check_choice("cell", self.cell, GATES)
+        spec = cells.get(self.cell)
         check_positive("input_size", self.input_size)
         check_positive("hidden_size", self.hidden_size)
         check_positive("num_layers", self.num_layers)
@@ -39,9 +42,10 @@ class RecurrentConfig:
             raise ValueError(f"num_layers={self.num_layers} is not accepted: expected 1.."
                              f"{MAX_LAYERS} (deeper stacks are not a recurrent layer anyone "
                              "trains, and listing them would take minutes)")
-        if self.proj_size and self.cell != "lstm":
+        if self.proj_size and not spec.projects:
+            projecting = ", ".join(repr(name) for name, c in cells.CELLS.items() if c.projects)
             raise ValueError(
-                f"proj_size={self.proj_size} is only supported for cell 'lstm', "
+                f"proj_size={self.proj_size} is only supported for cells {projecting}, "
                 f"not {self.cell!r}; use proj_size=0"
             )
         check_proj_size(self.proj_size, self.hidden_size)
@@ -59,51 +63,47 @@ class RecurrentConfig:
 def parameter_shapes(config: RecurrentConfig) -> dict[str, tuple[int, ...]]:
     """Every parameter tensor, named and shaped exactly as ``named_parameters()`` yields them.
 
-    Layer ``l`` in direction ``d`` (suffix ``_reverse`` for ``d = 1``) holds, with ``G`` gate
-    blocks, ``R`` the output size (``proj_size`` or ``hidden_size``) and ``D`` directions:
-
-    - ``weight_ih_l{l}``: ``(G*H, I)`` for ``l = 0``, else ``(G*H, D*R)``: the layer below
-      hands up the concatenated outputs of both directions;
-    - ``weight_hh_l{l}``: ``(G*H, R)``: the recurrence sees the (projected) hidden state;
-    - ``bias_ih_l{l}``, ``bias_hh_l{l}``: ``(G*H,)`` each, only with ``bias``. PyTorch keeps
-      two bias vectors where the maths needs one, because cuDNN does;
-    - ``weight_hr_l{l}``: ``(P, H)``, only with ``proj_size = P > 0`` (LSTM).
+    Layer ``l`` in direction ``d`` (suffix ``_reverse`` for ``d = 1``) holds the cell's tensors
+    (:meth:`rnnbench.cells.Cell.shapes`; for the gated cells, with ``G`` blocks:
+    ``weight_ih (G*H, I or D*R)``, ``weight_hh (G*H, R)``, ``bias_ih``, ``bias_hh (G*H,)``),
+    where ``R`` is the output size (``proj_size`` or ``hidden_size``) and layers above the
+    first see the concatenated outputs of all ``D`` directions; plus ``weight_hr_l{l}``
+    ``(P, H)`` with ``proj_size = P > 0``. PyTorch keeps two bias vectors where the maths
+    needs one, because cuDNN does.
     """
-    gates, hidden, out = GATES[config.cell], config.hidden_size, config.output_size
+    cell, hidden, out = cells.get(config.cell), config.hidden_size, config.output_size
     shapes: dict[str, tuple[int, ...]] = {}
     for layer in range(config.num_layers):
         layer_input = config.input_size if layer == 0 else config.directions * out
         for direction in range(config.directions):
-            suffix = f"l{layer}" + ("_reverse" if direction else "")
-            shapes[f"weight_ih_{suffix}"] = (gates * hidden, layer_input)
-            shapes[f"weight_hh_{suffix}"] = (gates * hidden, out)
-            if config.bias:
-                shapes[f"bias_ih_{suffix}"] = (gates * hidden,)
-                shapes[f"bias_hh_{suffix}"] = (gates * hidden,)
+            suffix = f"_l{layer}" + ("_reverse" if direction else "")
+            for name, shape in cell.shapes(layer_input, hidden, config.bias, out).items():
+                shapes[name + suffix] = shape
             if config.proj_size:
-                shapes[f"weight_hr_{suffix}"] = (config.proj_size, hidden)
+                shapes[f"weight_hr{suffix}"] = (config.proj_size, hidden)
     return shapes
 
 
 def count_parameters(config: RecurrentConfig) -> int:
     """Total parameters of the recurrent layer, in closed form.
 
-    With ``G`` gate blocks, ``b = 1`` if biased else ``0``, ``R = P or H``, ``D`` directions
-    and ``L`` layers, summing the shapes of :func:`parameter_shapes`:
+    With ``c(X)`` the cell's closed form for one layer and direction reading ``X`` features
+    (:meth:`rnnbench.cells.Cell.count`), ``R = P or H``, ``D`` directions and ``L`` layers::
 
-    - layer 0, per direction: ``G*H*(I + R + 2b) + P*H``;
-    - each further layer, per direction: ``G*H*(D*R + R + 2b) + P*H``;
+        total = D * (c(I) + (L-1) * c(D*R) + L*P*H)
 
-    so ``total = D * (G*H*(I + R + 2b) + (L-1)*G*H*((D+1)*R + 2b) + L*P*H)``.
-
-    Example: ``nn.LSTM(256, 128)`` has ``4*128*(256 + 128 + 2) = 197,632``; without biases
-    it is the textbook ``4*(I+H)*H = 196,608``.
+    For the gated cells ``c(X) = G*H*(X + R + 2b)`` (``b = 1`` if biased), so ``nn.LSTM(256,
+    128)`` has ``4*128*(256 + 128 + 2) = 197,632``; without biases it is the textbook
+    ``4*(I+H)*H = 196,608``.
     """
-    g, h, r, p = GATES[config.cell], config.hidden_size, config.output_size, config.proj_size
-    d, b, n = config.directions, int(config.bias), config.num_layers
-    first = g * h * (config.input_size + r + 2 * b)
-    further = (n - 1) * g * h * ((d + 1) * r + 2 * b)
-    return d * (first + further + n * p * h)
+    cell, h, r, p = (cells.get(config.cell), config.hidden_size, config.output_size,
+                     config.proj_size)
+    d, n = config.directions, config.num_layers
+
+    def c(features: int) -> int:
+        return cell.count(features, h, config.bias, r)
+
+    return d * (c(config.input_size) + (n - 1) * c(d * r) + n * p * h)
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,11 @@
-"""A hand-written twin of ``nn.LSTM`` / ``nn.GRU``: same arguments, parameters and results.
+"""A recurrent layer of any registered cell: for a cell with a ``torch.nn`` twin, a drop-in
+twin of it (same arguments, parameters, results and ``state_dict``).
 
 The module owns the parameters (named and initialised as PyTorch does) and the plumbing
 that every recurrent layer shares: layers, directions, dropout between layers,
 ``batch_first``, unbatched input, initial states and ``PackedSequence``. The recurrence
-itself comes from :mod:`rnnbench.cells` and the time loop from :mod:`rnnbench.impls`, so a
-changed gate is measured under every implementation alike.
+itself comes from the cell registry (:mod:`rnnbench.cells`) and the time loop from
+:mod:`rnnbench.impls`, so a changed gate is measured under every implementation alike.
 """
 
 from __future__ import annotations
@@ -17,21 +18,19 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
-from rnnbench.cells import gru_projection, lstm_projection
+from rnnbench import cells
 from rnnbench.impls import scan_for
-from rnnbench.params import GATES
-from rnnbench.validate import check_choice, check_dropout, check_positive
+from rnnbench.validate import check_dropout, check_positive
 
-PROJECTIONS = {"lstm": lstm_projection, "gru": gru_projection}
-
-State = Tensor | tuple[Tensor, Tensor]
+State = Tensor | tuple[Tensor, ...]
 
 
 class Recurrent(nn.Module):
-    """``nn.LSTM`` (``cell='lstm'``) or ``nn.GRU`` (``cell='gru'``) computed by ``impl``.
+    """A layer of the registered ``cell`` computed by ``impl``.
 
-    Call it exactly like the ``torch.nn`` module: ``output, h_n`` for GRU and
-    ``output, (h_n, c_n)`` for LSTM, with ``load_state_dict`` working in both directions.
+    Call it exactly like the ``torch.nn`` module: ``output, h_n`` for a one-tensor state
+    (GRU, RNN) and ``output, (h_n, c_n)`` for a two-tensor state (LSTM), with
+    ``load_state_dict`` working in both directions.
     """
 
     def __init__(
@@ -47,7 +46,7 @@ class Recurrent(nn.Module):
         bidirectional: bool = False,
     ) -> None:
         super().__init__()
-        check_choice("cell", cell, PROJECTIONS)
+        self.spec = cells.get(cell)
         check_positive("input_size", input_size)
         check_positive("hidden_size", hidden_size)
         check_positive("num_layers", num_layers)
@@ -63,24 +62,18 @@ class Recurrent(nn.Module):
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first = bias, batch_first
         self.dropout, self.bidirectional = float(dropout), bidirectional
-        scan_for(cell, impl)  # fail now, not at the first call, if impl cannot run here
+        self.scan = scan_for(cell, impl)  # fails now, not at the first call, if it cannot run
 
-        gate_rows = GATES[cell] * hidden_size
-        self._names: list[list[str]] = []  # per (layer, direction), in nn.LSTM's order
+        # Per (layer, direction), in nn.LSTM's order: the cell's tensor names -> full names.
+        self._names: list[dict[str, str]] = []
         for layer in range(num_layers):
             layer_input = input_size if layer == 0 else self.directions * hidden_size
             for direction in range(self.directions):
-                suffix = f"l{layer}" + ("_reverse" if direction else "")
-                shapes = {
-                    f"weight_ih_{suffix}": (gate_rows, layer_input),
-                    f"weight_hh_{suffix}": (gate_rows, hidden_size),
-                }
-                if bias:
-                    shapes[f"bias_ih_{suffix}"] = (gate_rows,)
-                    shapes[f"bias_hh_{suffix}"] = (gate_rows,)
+                suffix = f"_l{layer}" + ("_reverse" if direction else "")
+                shapes = self.spec.shapes(layer_input, hidden_size, bias)
                 for name, shape in shapes.items():
-                    self.register_parameter(name, nn.Parameter(torch.empty(shape)))
-                self._names.append(list(shapes))
+                    self.register_parameter(name + suffix, nn.Parameter(torch.empty(shape)))
+                self._names.append({name: name + suffix for name in shapes})
         self.reset_parameters()
 
     @property
@@ -134,13 +127,10 @@ class Recurrent(nn.Module):
             outputs = []
             for direction in range(self.directions):
                 index = layer * self.directions + direction
-                weights = [getattr(self, name) for name in self._names[index]]
-                w_ih, w_hh = weights[0], weights[1]
-                b_ih, b_hh = (weights[2], weights[3]) if self.bias else (None, None)
-                gi, b_step = PROJECTIONS[self.cell](layer_input, w_ih, b_ih, b_hh)
-                out, final = scan_for(self.cell, self.impl)(
-                    gi, [s[index] for s in states], w_hh, b_step, bool(direction), mask
-                )
+                params = {name: getattr(self, full) for name, full in self._names[index].items()}
+                gi, weights = self.spec.projection(layer_input, params)  # (T, B, G*H)
+                out, final = self.scan(gi, [s[index] for s in states], weights, bool(direction),
+                                       mask)
                 outputs.append(out)
                 finals.append(final)
             layer_input = outputs[0] if len(outputs) == 1 else torch.cat(outputs, 2)
@@ -156,20 +146,21 @@ class Recurrent(nn.Module):
             final_states = [s.squeeze(1) for s in final_states]
         elif self.batch_first:
             output = layer_input.transpose(0, 1)
-        if self.cell == "lstm":
-            return output, (final_states[0], final_states[1])
+        if len(final_states) > 1:
+            return output, tuple(final_states)
         return output, final_states[0]
 
     def _initial_states(self, x: Tensor, hx: State | None, unbatched: bool) -> list[Tensor]:
         """``hx`` as a list of ``(L*D, B, H)`` tensors (``[h]`` or ``[h, c]``), zeros if absent."""
-        count = 2 if self.cell == "lstm" else 1
+        count = len(self.spec.state)
         expected = (self.num_layers * self.directions, x.shape[1], self.hidden_size)
         if hx is None:
             zeros = x.new_zeros(expected)
             return [zeros] * count
         given = list(hx) if isinstance(hx, (tuple, list)) else [hx]
         if len(given) != count:
-            what = "a tuple (h_0, c_0)" if count == 2 else "a single tensor h_0"
+            what = (f"a tuple ({', '.join(f'{name}_0' for name in self.spec.state)})"
+                    if count > 1 else "a single tensor h_0")
             raise ValueError(f"hx with {len(given)} tensor(s) is not accepted: expected {what}")
         if unbatched:
             given = [s.unsqueeze(1) for s in given]

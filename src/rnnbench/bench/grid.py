@@ -1,9 +1,11 @@
 """The one declarative grid of benchmark cases and its profiles.
 
-A :class:`Sweep` is the Cartesian product of a few axes; a profile is a tuple of sweeps.
-Adding a shape, a cell or an implementation to the suite is an edit of :data:`PROFILES`
-alone. Case ids read as ``lstm-native-cpu-f32-I256-H128-L1-T100-B64-fwdbwd`` (``-packed``
-before the pass for variable-length input); :attr:`Case.shape_key` is the id without the
+A :class:`Sweep` is the Cartesian product of a few axes (cells from the registry,
+:mod:`rnnbench.cells`, and their direction counts among them); a profile is a tuple of
+sweeps. Adding a shape, a cell or an implementation to the suite is an edit of
+:data:`PROFILES` alone; an implementation a cell lacks is left out of its sweeps. Case ids
+read as ``lstm-native-cpu-f32-I256-H128-L1-T100-B64-fwdbwd`` (``-packed`` before the pass for
+variable-length input); :attr:`Case.shape_key` is the id without the
 implementation, so every implementation of one shape lands in one pytest-benchmark group
 and the ``native`` case of a ``shape_key`` is the reference for the others.
 """
@@ -14,17 +16,13 @@ import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from rnnbench import cells
 from rnnbench.build import IMPL_NAMES
 from rnnbench.validate import check_choice, check_positive
 
-#: Benchmarked cell name -> (``rnnbench.build`` cell, bidirectional).
-CELLS: dict[str, tuple[str, bool]] = {
-    "lstm": ("lstm", False),
-    "gru": ("gru", False),
-    "bilstm": ("lstm", True),
-    "bigru": ("gru", True),
-}
-IMPLS: tuple[str, ...] = IMPL_NAMES  # native, eager, script, compiled
+IMPLS: tuple[str, ...] = IMPL_NAMES  # native, eager, script, compiled, fused
+#: The cells the profiles measure (registry names).
+GRID_CELLS: tuple[str, ...] = ("lstm", "gru")
 #: ``fwd``: forward only with autograd off (inference); ``fwdbwd``: forward and backward.
 PASSES: tuple[str, ...] = ("fwd", "fwdbwd")
 #: ``packed``: a ``PackedSequence`` of random lengths (the longest is ``T``).
@@ -66,8 +64,8 @@ class Case:
     pass_: str = "fwdbwd"
 
     def __post_init__(self) -> None:
-        check_choice("cell", self.cell, CELLS)
-        check_choice("impl", self.impl, IMPLS)
+        spec, _ = cells.parse(self.cell)
+        check_choice(f"impl (of {spec.name})", self.impl, spec.impls)
         check_choice("device", self.device, DEVICES)
         check_choice(f"dtype (on {self.device})", self.dtype, DEVICE_DTYPES[self.device])
         check_choice("layout", self.layout, LAYOUTS)
@@ -77,12 +75,12 @@ class Case:
 
     @property
     def base_cell(self) -> str:
-        """The ``rnnbench.build`` cell: ``lstm`` or ``gru``."""
-        return CELLS[self.cell][0]
+        """The registry cell: ``lstm`` for ``bilstm``."""
+        return cells.parse(self.cell)[0].name
 
     @property
     def bidirectional(self) -> bool:
-        return CELLS[self.cell][1]
+        return cells.parse(self.cell)[1] == 2
 
     @property
     def shape_key(self) -> str:
@@ -114,9 +112,11 @@ class Case:
 
 @dataclass(frozen=True)
 class Sweep:
-    """Every combination of the axes below; dtypes a device does not measure are left out."""
+    """Every combination of the axes below; dtypes a device does not measure and impls a cell
+    does not have are left out."""
 
-    cells: tuple[str, ...] = tuple(CELLS)
+    cells: tuple[str, ...] = GRID_CELLS
+    directions: tuple[int, ...] = (1, 2)
     impls: tuple[str, ...] = IMPLS
     models: tuple[Model, ...] = (SEED,)
     lengths: tuple[int, ...] = (100,)
@@ -127,15 +127,16 @@ class Sweep:
     dtypes: tuple[str, ...] = ("f32",)
 
     def cases(self) -> Iterator[Case]:
-        axes = (self.cells, self.impls, self.devices, self.dtypes, self.models, self.lengths,
+        names = [cells.case_name(c, d) for d in self.directions for c in self.cells]
+        axes = (names, self.impls, self.devices, self.dtypes, self.models, self.lengths,
                 self.batches, self.layouts, self.passes)
         for cell, impl, device, dtype, model, T, B, layout, pass_ in itertools.product(*axes):
-            if dtype in DEVICE_DTYPES[device]:
+            if dtype in DEVICE_DTYPES[device] and impl in cells.parse(cell)[0].impls:
                 yield Case(cell, impl, device, dtype, T, B, model.input_size,
                            model.hidden_size, model.num_layers, layout, pass_)
 
 
-TWO_CELLS = ("lstm", "gru")
+ONE = (1,)  # one direction
 HALF = ("bf16", "f16")
 
 #: ``quick``: CI's default, every cell and impl on a few shapes, including the shapes the
@@ -143,12 +144,12 @@ HALF = ("bf16", "f16")
 #: PyTorch's fastrnns shape runs on CUDA only here: one CPU call of it takes about a second.
 QUICK: tuple[Sweep, ...] = (
     Sweep(models=(SEED,)),
-    Sweep(cells=TWO_CELLS, models=(SEED_LAYER,), lengths=(100, 800)),
-    Sweep(cells=TWO_CELLS, models=(SEED_LAYER,), batches=(8,)),
+    Sweep(directions=ONE, models=(SEED_LAYER,), lengths=(100, 800)),
+    Sweep(directions=ONE, models=(SEED_LAYER,), batches=(8,)),
     Sweep(models=(SEED_LAYER,), layouts=("packed",)),
-    Sweep(cells=TWO_CELLS, models=(SEED_LAYER,), passes=("fwd",)),
+    Sweep(directions=ONE, models=(SEED_LAYER,), passes=("fwd",)),
     Sweep(models=(FASTRNNS,), devices=("cuda",), passes=PASSES),
-    Sweep(cells=TWO_CELLS, models=(FASTRNNS,), devices=("cuda",), dtypes=HALF),
+    Sweep(directions=ONE, models=(FASTRNNS,), devices=("cuda",), dtypes=HALF),
 )
 
 #: ``full``: the sweep. T from 16 to 1024 and B from 1 to 256 on one layer of the seed

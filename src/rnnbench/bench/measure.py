@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import torch
 import torch.autograd.profiler as profiler
 
+from rnnbench import cells
 from rnnbench.bench.grid import Case
-from rnnbench.params import GATES
 
 #: ``matmul_flops`` counts ``fwdbwd`` as this multiple of ``fwd``.
 BACKWARD_FACTOR = {"fwd": 1, "fwdbwd": 3}
@@ -44,7 +44,7 @@ def matmul_flops(case: Case, tokens: int) -> int:
     weight), so ``fwdbwd = 3 * fwd``. Element-wise gate arithmetic (``O(G*H)`` per token,
     against ``O(G*H*(I+H))``) is left out, as FLOP counters do.
     """
-    gates, hidden = GATES[case.base_cell], case.hidden_size
+    gates, hidden = cells.get(case.base_cell).gates, case.hidden_size
     directions = 2 if case.bidirectional else 1
     per_token = 0
     for layer in range(case.num_layers):

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
 
+from rnnbench.bench import slowdown
 from rnnbench.bench.grid import DTYPES, Case
 from rnnbench.build import build
 
@@ -57,7 +58,7 @@ def make_workload(case: Case, seed: int = 0) -> Workload:
     device, dtype = torch.device(case.device), getattr(torch, DTYPES[case.dtype])
     model = build(case.base_cell, case.impl, case.input_size, case.hidden_size,
                   num_layers=case.num_layers, bidirectional=case.bidirectional)
-    model = model.to(device=device, dtype=dtype).train()
+    model = slowdown.apply(model, case.cell, case.impl).to(device=device, dtype=dtype).train()
     grad = case.pass_ == "fwdbwd"
     x = torch.randn(case.T, case.B, case.input_size, device=device, dtype=dtype)  # (T, B, I)
     features = (2 if case.bidirectional else 1) * case.hidden_size

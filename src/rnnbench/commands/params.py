@@ -1,20 +1,18 @@
-"""``rnnbench params``: the parameter tensors and total of one recurrent layer."""
+"""``rnnbench params``: the parameter tensors and total of a recurrent layer of any cell."""
 
 from __future__ import annotations
 
 import argparse
 import json
 
-from rnnbench.params import GATES, RecurrentConfig, count_parameters, parameter_shapes
+from rnnbench.cells import CELLS
+from rnnbench.params import RecurrentConfig, count_parameters, parameter_shapes
 
-#: Names the other commands accept for a cell (``converge --cells rnn``).
-ALIASES = {"rnn": "rnn_tanh"}
-
-HELP = "closed-form parameter count and per-tensor breakdown of nn.LSTM / nn.GRU / nn.RNN"
+HELP = "closed-form parameter count and per-tensor breakdown of a recurrent layer of any cell"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("cell", help=f"one of {', '.join(GATES)} (rnn: rnn_tanh)")
+    parser.add_argument("cell", help=f"one of {', '.join(CELLS)} (rnnbench cells lists them)")
     parser.add_argument("--input-size", type=int, required=True, metavar="I")
     parser.add_argument("--hidden-size", type=int, required=True, metavar="H")
     parser.add_argument("--num-layers", type=int, default=1, metavar="L")
@@ -27,7 +25,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = RecurrentConfig(
-        cell=ALIASES.get(args.cell, args.cell), input_size=args.input_size,
+        cell=args.cell, input_size=args.input_size,
         hidden_size=args.hidden_size, num_layers=args.num_layers, bias=args.bias,
         bidirectional=args.bidirectional, proj_size=args.proj_size,
     )

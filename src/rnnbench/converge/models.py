@@ -1,9 +1,11 @@
 """The models trained for convergence: an input encoder, a recurrent stack and a linear head.
 
-The stack is made of one-layer recurrences (``rnnbench.build(cell, impl, ...)``; ``nn.RNN``
-for the tanh baseline), one per layer and direction, with dropout between layers as
+The stack is made of one-layer recurrences (``rnnbench.build(cell, impl, ...)``), one per
+layer and direction, with dropout between layers as
 ``nn.LSTM(dropout=p)`` applies it. Its parameter count equals that of the corresponding
-multi-layer ``nn.LSTM`` / ``nn.GRU`` / ``nn.RNN`` (``tests/test_converge_models.py``).
+multi-layer ``nn.LSTM`` / ``nn.GRU`` / ``nn.RNN`` (``tests/test_converge_models.py``). Cells are
+named as in the benchmark grid: a registry cell (:mod:`rnnbench.cells`), ``bi`` in front for
+two directions.
 
 Why not one bidirectional ``nn.LSTM``: on a padded batch its reverse direction starts at
 the padding, not at each sequence's last token, and a ``PackedSequence`` that would fix it
@@ -24,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from rnnbench import cells
 from rnnbench.build import build
 from rnnbench.params import (
     ClassifierConfig,
@@ -31,25 +34,17 @@ from rnnbench.params import (
     classifier_breakdown,
     count_parameters,
 )
-from rnnbench.validate import check_choice
 
-#: Cell name -> (recurrence as named in :data:`rnnbench.params.GATES`, bidirectional).
-CELLS: dict[str, tuple[str, bool]] = {
-    "rnn": ("rnn_tanh", False),
-    "lstm": ("lstm", False),
-    "gru": ("gru", False),
-    "bilstm": ("lstm", True),
-    "bigru": ("gru", True),
-}
+#: The cell names ``rnnbench converge --cells`` accepts.
+CELLS: list[str] = cells.names()
 
 
 def recurrent_config(cell: str, input_size: int, hidden_size: int,
                      num_layers: int) -> RecurrentConfig:
     """The ``nn.LSTM``-style configuration whose size the stack of ``cell`` has."""
-    check_choice("cell", cell, CELLS)
-    recurrence, bidirectional = CELLS[cell]
-    return RecurrentConfig(recurrence, input_size, hidden_size, num_layers,
-                           bidirectional=bidirectional)
+    spec, directions = cells.parse(cell)
+    return RecurrentConfig(spec.name, input_size, hidden_size, num_layers,
+                           bidirectional=directions == 2)
 
 
 def reverse_padded(x: Tensor, lengths: Tensor) -> Tensor:
@@ -70,7 +65,7 @@ class RecurrentStack(nn.Module):
                  num_layers: int = 1, dropout: float = 0.0) -> None:
         super().__init__()
         self.config = recurrent_config(cell, input_size, hidden_size, num_layers)
-        self.impl = "native" if self.config.cell == "rnn_tanh" else impl
+        self.impl = impl
         self.dropout = dropout
         self.layers = nn.ModuleList()
         for layer in range(num_layers):
@@ -102,10 +97,8 @@ class RecurrentStack(nn.Module):
         return x, torch.cat(finals, dim=1)
 
 
-def _one_layer(recurrence: str, impl: str, input_size: int, hidden_size: int) -> nn.Module:
-    if recurrence == "rnn_tanh":  # the vanilla baseline has no hand-written twin
-        return nn.RNN(input_size, hidden_size, nonlinearity="tanh", batch_first=True)
-    return build(recurrence, impl, input_size, hidden_size, batch_first=True)
+def _one_layer(cell: str, impl: str, input_size: int, hidden_size: int) -> nn.Module:
+    return build(cell, impl, input_size, hidden_size, batch_first=True)
 
 
 class OneHot(nn.Module):
