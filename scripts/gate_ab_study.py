@@ -32,10 +32,11 @@ from typing import Any
 
 from rnnbench.files import write_atomic
 from rnnbench.gate import ab
-from rnnbench.gate.compare import Rule, compare
-from rnnbench.gate.load import Run, load_run
+from rnnbench.gate.compare import Rule, compare, load_run
 from rnnbench.gate.rerun import CPU_ARGS
-from rnnbench.impls import SLOWDOWN_ENV
+from rnnbench.results import Run
+
+SLOWDOWN_ENV = "RNNBENCH_SLOWDOWN"  # the benchmarks' test-only switch: CELL:IMPL:FACTOR
 
 MIN_RATIOS = (1.03, 1.05, 1.08, 1.1, 1.15, 1.2)
 
@@ -83,7 +84,7 @@ def analyse(runs: Path, slow: str) -> dict[str, Any]:
             (load_run(folder / "baseline.json", "A"), load_run(folder / "current.json")))
     cell, impl = slow.split(":")
     first = next(iter(pairs.values()))[0][1]
-    target = {k for k, c in first.cases.items() if c.impl == impl and cell in k.split("-")[0]}
+    target = {r.name for r in first.cases if r.case.impl == impl and cell in r.case.cell}
     rule = Rule(min_ratio=1.0001, check_signals=False)
     judged = {kind: [compare(a, b, rule, allow_missing=True) for a, b in group]
               for kind, group in pairs.items()}

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from rnnbench.bench.grid import Case
-from rnnbench.bench.summary import growth_rows, load, ratio_rows, spread
+from rnnbench.bench.summary import growth_rows, ratio_rows, spread
 from rnnbench.cli import main
+from rnnbench.results import load
 
 #: (cell, impl, T, B) -> median seconds of a made-up CPU run.
 MEDIANS = {
@@ -34,8 +35,7 @@ def write_results(path: Path) -> Path:
 
 
 def test_ratio_of_the_best_custom_impl_to_native(tmp_path: Path) -> None:
-    results, _ = load(write_results(tmp_path / "run.json"))
-    rows = {row[0]: row for row in ratio_rows(results)}
+    rows = {row[0]: row for row in ratio_rows(load(write_results(tmp_path / "run.json")))}
     lstm = rows["lstm-cpu-f32-I256-H128-L1-T100-B64-fwdbwd"]
     assert lstm[2:6] == ["eager", "48.00", "1.20x", "met (<= 1.3)"]
     gru = rows["gru-cpu-f32-I256-H128-L1-T100-B8-fwdbwd"]
@@ -44,8 +44,7 @@ def test_ratio_of_the_best_custom_impl_to_native(tmp_path: Path) -> None:
 
 
 def test_growth_relative_to_natives_own(tmp_path: Path) -> None:
-    results, _ = load(write_results(tmp_path / "run.json"))
-    rows = {row[1]: row for row in growth_rows(results)}
+    rows = {row[1]: row for row in growth_rows(load(write_results(tmp_path / "run.json")))}
     assert rows["native"][2:5] == ["8.00x", "8.00x", "1.00"]
     assert rows["eager"][4:] == ["1.50", "met (<= 1.5)"]
     assert rows["script"][4:] == ["1.00", "met (<= 1.5)"]
@@ -53,8 +52,7 @@ def test_growth_relative_to_natives_own(tmp_path: Path) -> None:
 
 
 def test_spread_counts_cases_over_a_millisecond(tmp_path: Path) -> None:
-    results, _ = load(write_results(tmp_path / "run.json"))
-    count, middle, widest, _ = spread(results)
+    count, middle, widest, _ = spread(load(write_results(tmp_path / "run.json")).cases)
     assert count == len(MEDIANS) and middle == pytest.approx(0.1) and widest == pytest.approx(0.1)
 
 
@@ -69,6 +67,7 @@ def test_command_prints_the_tables(tmp_path: Path, capsys: pytest.CaptureFixture
 def test_a_file_without_rnnbench_cases_is_refused(tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "other.json"
-    path.write_text(json.dumps({"benchmarks": [{"name": "x", "stats": {"median": 1}}]}))
+    path.write_text(json.dumps({"machine_info": {},
+                               "benchmarks": [{"name": "x", "stats": {"median": 1}}]}))
     assert main(["targets", str(path)]) == 2
     assert "holds no rnnbench benchmark cases" in capsys.readouterr().err

@@ -11,11 +11,12 @@ from typing import ClassVar
 import pytest
 from test_gate_synthetic import suite, write
 
+from rnnbench.bench.grid import Case
 from rnnbench.cli import main
 from rnnbench.gate import ab
-from rnnbench.gate.load import UnusableInput, load_run, parse_run
+from rnnbench.gate.compare import UnusableInput, load_run, parse_run
 from rnnbench.gate.rerun import CPU_ARGS
-from rnnbench.impls import SLOWDOWN_ENV
+from rnnbench.bench.slowdown import ENV as SLOWDOWN_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 EPYC = {"cpu": "AMD EPYC", "arch": "x86_64", "cpu_flags": "avx2 fma"}
@@ -67,7 +68,7 @@ def test_a_baseline_from_another_cpu_model_triggers_ab_mode(xeon_baseline, tmp_p
     assert "measured with uncommitted changes" in out
     commit = load_run(xeon_baseline).commit
     assert measured == [(commit, CPU_ARGS, ())]
-    assert load_run(current).cases.keys() == {"lstm-native", "lstm-eager"}
+    assert load_run(current).by_name().keys() == {"lstm-native", "lstm-eager"}
     assert "Fails at ratio >= 1.05" in out  # the A/B threshold
 
 
@@ -165,10 +166,9 @@ class FakeWorker:
         if op == "load" and (self.side, case) in FakeWorker.refuse:
             return {"ok": False, "error": "ImplUnavailable: not here"}
         if op == "describe":
-            impl = case.split("-")[1]
-            return {"ok": True, "info": {"case": case, "impl": impl, "device": "cpu",
-                                         "shape_key": case.replace(f"-{impl}", ""),
-                                         "threads": 1}}
+            cell, impl = case.split("-")[:2]
+            info = Case(cell, impl, "cpu", "f32", 100, 64, 256, 128, 1).info()
+            return {"ok": True, "info": {**info, "threads": 1}}
         return {"ok": True, "seconds": 0.5}
 
     def close(self) -> None:
@@ -192,9 +192,9 @@ def test_both_sides_are_timed_in_lockstep_and_the_switch_stays_on_the_current_si
     switches = {(side, switch) for side, _, _, switch in FakeWorker.calls}
     assert switches == {("baseline", None), ("current", "lstm:eager:1.5")}
     assert pair.baseline.commit == "c" * 40 and pair.baseline.paired
-    assert sorted(pair.current.cases) == sorted(ids)
-    assert sorted(pair.baseline.cases) == [eager, native]
-    assert all(len(c.timings) == ab.MIN_ROUNDS for c in pair.current.cases.values())
+    assert sorted(pair.current.by_name()) == sorted(ids)
+    assert sorted(pair.baseline.by_name()) == [eager, native]
+    assert all(len(r.data) == ab.MIN_ROUNDS for r in pair.current.cases)
 
 
 def test_a_case_the_current_tree_cannot_run_is_unusable(tmp_path, monkeypatch) -> None:

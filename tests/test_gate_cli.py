@@ -59,7 +59,7 @@ def test_refresh_adopts_a_result_atomically(tmp_path, capsys) -> None:
     source = write(tmp_path / "run.json", suite())
     status, out = run_cli(capsys, "baseline", "refresh", source, "--to", target)
     assert status == 0 and "2 cases" in out
-    assert load_run(target).cases.keys() == {"lstm-native", "lstm-eager"}
+    assert load_run(target).by_name().keys() == {"lstm-native", "lstm-eager"}
     assert os.listdir(target.parent) == ["cpu-quick.json"]
 
 

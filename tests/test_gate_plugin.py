@@ -15,12 +15,13 @@ from test_gate_synthetic import run_pytest, write
 BENCHMARKS = """
 import os
 import pytest
+from rnnbench.bench.grid import Case
 
 @pytest.mark.parametrize("impl", ["native", "eager"])
 def test_speed(benchmark, impl):
     ops = 100 * (int(os.environ.get("SLOW", "1")) if impl == "eager" else 1)
-    benchmark.extra_info.update(case=f"sum-{impl}", impl=impl, shape_key="s", device="cpu",
-                                aten_ops=ops)
+    case = Case("lstm", impl, "cpu", "f32", 100, 64, 256, 128, 1)
+    benchmark.extra_info.update(case.info(), case=f"sum-{impl}", aten_ops=ops)
     benchmark.pedantic(sum, (range(1000),), rounds=15)
 """
 #: Timing verdicts off in effect: only the deterministic count decides here.

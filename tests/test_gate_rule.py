@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from test_gate_synthetic import SHAPE, document, entry, suite, timings
+from test_gate_synthetic import document, entry, suite, timings
 
 from rnnbench.gate import Rule, compare
-from rnnbench.gate.load import UnusableInput, parse_run
+from rnnbench.gate.compare import UnusableInput, parse_run
 
 
 def judge(base: dict, now: dict, allow_missing: bool = False, **rule: object):
@@ -98,9 +98,8 @@ def test_only_the_native_case_of_the_same_shape_is_the_reference() -> None:
     def run(eager_ms: float, seed: int) -> dict:
         return document(
             entry("lstm-native-T100", timings(40, seed=seed), impl="native"),
-            entry("lstm-native-T200", timings(80, seed=seed + 1), impl="native",
-                  shape_key="other"),
-            entry("lstm-eager-T100", timings(eager_ms, seed=seed + 2), shape_key=SHAPE),
+            entry("lstm-native-T200", timings(80, seed=seed + 1), impl="native", T=200),
+            entry("lstm-eager-T100", timings(eager_ms, seed=seed + 2)),
         )
 
     eager = verdict(judge(run(47, 0), run(47 * 1.5, 9)), "lstm-eager-T100")

@@ -11,8 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from rnnbench.bench.grid import Case
+
 CPU = "Intel(R) Xeon(R) Processor"
-SHAPE = "cpu-f32-T100-B64-I256-H128-L1-fwdbwd"
 
 
 def timings(median_ms: float, rounds: int = 20, spread: float = 0.03, seed: int = 0) -> list[float]:
@@ -21,11 +22,13 @@ def timings(median_ms: float, rounds: int = 20, spread: float = 0.03, seed: int 
     return (rng.lognormal(math.log(median_ms / 1e3), spread, rounds)).tolist()
 
 
-def entry(case: str, data: list[float], impl: str = "eager", shape_key: str | None = SHAPE,
-          device: str = "cpu", **extra: Any) -> dict[str, Any]:
-    """One ``benchmarks[]`` item as pytest-benchmark writes it (stats abridged)."""
+def entry(case: str, data: list[float], impl: str = "eager", T: int = 100, device: str = "cpu",
+          **extra: Any) -> dict[str, Any]:
+    """One ``benchmarks[]`` item as pytest-benchmark writes it (stats abridged), named ``case``;
+    its cell is the name's first word where that is one (else ``lstm``)."""
     ordered = sorted(data)
-    info = {"case": case, "impl": impl, "device": device, "shape_key": shape_key, **extra}
+    cell = case.split("-")[0] if case.split("-")[0] in ("lstm", "gru") else "lstm"
+    info = {**Case(cell, impl, device, "f32", T, 64, 256, 128, 1).info(), "case": case, **extra}
     return {
         "group": None, "name": f"test_speed[{case}]", "fullname": f"benchmarks/x.py::test[{case}]",
         "params": {"case": case}, "param": case, "extra_info": info, "options": {},

@@ -97,8 +97,8 @@ def test_params_num_layers_is_bounded(capsys) -> None:
 @pytest.mark.parametrize(("content", "message"), [
     ("", "is empty"), ("{}", "expected pytest-benchmark JSON"), ("NaN", "holds the number NaN"),
     (DEEP, "nested too deeply"),
-    ('{"benchmarks": [{"extra_info": {"shape_key": "k"}, "stats": {}}]}',
-     "benchmarks[0] lacks or has no usable case"),
+    ('{"machine_info": {}, "benchmarks": [{"extra_info": {"shape_key": "k"}, "stats": {}}]}',
+     "benchmarks[0] lacks or has no usable cell"),
 ], ids=short)
 def test_targets_names_the_file(tmp_path, capsys, content, message) -> None:
     path = tmp_path / "results.json"

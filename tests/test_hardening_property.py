@@ -13,10 +13,11 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rnnbench.bench.summary import CASE_KEYS
+from rnnbench.bench.grid import Case
 from rnnbench.cli import main
 
 CODES = {"report": {0, 2}, "targets": {0, 2}, "gate": {0, 1, 2}}
+CASE_KEYS = list(Case("lstm", "native", "cpu", "f32", 1, 1, 1, 1, 1).info())  # extra_info keys
 SETTINGS = settings(max_examples=30, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 

@@ -22,10 +22,9 @@ exits 2) naming the file, what is wrong and what to do.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -107,8 +106,9 @@ def parse(document: object, path: str, role: str = "results file") -> Run:
     where = f"{role} {path!r}"
     if (not isinstance(document, dict) or not isinstance(document.get("benchmarks"), list)
             or not isinstance(document.get("machine_info"), dict)):
-        raise BadFile(f"{where} is JSON but not a pytest-benchmark result (expected an object "
-                      f"with 'machine_info' and a 'benchmarks' list): {HOW_TO_RECORD}")
+        raise BadFile(f"{where} is not a pytest-benchmark result: expected pytest-benchmark "
+                      f"JSON, an object with 'machine_info' and a 'benchmarks' list; "
+                      f"{HOW_TO_RECORD}")
     if not document["benchmarks"]:
         raise BadFile(f"{where} holds no benchmark results (was the suite run with "
                       f"--benchmark-disable or --benchmark-skip?): {HOW_TO_RECORD}")
@@ -172,12 +172,17 @@ def _result(entry: object, where: str) -> Result | None:
         raise BadFile(f"{where}: 'extra_info' is {type(info).__name__}, expected an object")
     if "shape_key" not in info:
         return None
+    # Case's fields by their JSON names (``pass`` for ``pass_``), typed as its annotations say
+    coordinates = {f.name: info.get(f.name.rstrip("_"), f.default) for f in fields(Case)}
+    missing = [f.name.rstrip("_") for f in fields(Case)
+               if type(coordinates[f.name]).__name__ != f.type]  # a bool is no int here
     try:
-        case = Case(**{f.name: info[f.name.rstrip("_")] for f in dataclasses.fields(Case)
-                       if f.name.rstrip("_") in info})
+        if missing:
+            raise ValueError(f"lacks or has no usable {', '.join(missing)}")
+        case = Case(**coordinates)
     except (TypeError, ValueError) as error:
-        raise BadFile(f"{where} is not a usable rnnbench case ({error}); regenerate it with "
-                      "pytest benchmarks --benchmark-json=FILE") from None
+        raise BadFile(f"{where} {error}: regenerate it with pytest benchmarks "
+                      "--benchmark-json=FILE") from None
     name = str(info.get("case") or case.id)
     data = stats.get("data", [])
     if not isinstance(data, list) or not all(_number(x) and x > 0 for x in data):
@@ -197,7 +202,11 @@ def _result(entry: object, where: str) -> Result | None:
 
 
 def _number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    try:
+        return (isinstance(value, (int, float)) and not isinstance(value, bool)
+                and math.isfinite(value))
+    except OverflowError:  # an integer too large for a float
+        return False
 
 
 def _float(value: object) -> float | None:

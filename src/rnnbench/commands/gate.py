@@ -30,13 +30,15 @@ from rnnbench.gate.compare import (
     Comparison,
     Confirmation,
     Rule,
+    UnusableInput,
     check_complete,
     compare,
+    load_run,
     machine_differences,
 )
-from rnnbench.gate.load import Run, UnusableInput, load_run, machine_identity
 from rnnbench.gate.report import format_text, to_dict
 from rnnbench.gate.rerun import CPU_ARGS, run_suite
+from rnnbench.results import Run, machine_identity
 
 HELP = ("judge a benchmark run against a baseline, measuring both on this machine when needed; "
         "exit 1 on a regression, 2 on unusable input")
@@ -191,7 +193,7 @@ def _ab(args: argparse.Namespace, commit: str, baseline: Run | None) -> Comparis
 
 
 def this_machine() -> dict[str, str]:
-    """:func:`~rnnbench.gate.load.machine_identity` of this machine's CPU, as pytest-benchmark
+    """:func:`~rnnbench.results.machine_identity` of this machine's CPU, as pytest-benchmark
     records it (``py-cpuinfo``)."""
     import cpuinfo
 

@@ -36,8 +36,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rnnbench.gate.load import Run, UnusableInput, parse_run
+from rnnbench.gate.compare import UnusableInput, parse_run
 from rnnbench.gate.rerun import suite_command, tree_env
+from rnnbench.results import Run
 
 #: Rounds per case: at least ``MIN_ROUNDS``, about ``MAX_TIME`` seconds of calls, at most
 #: ``MAX_ROUNDS``.

@@ -8,7 +8,8 @@ import json
 from pathlib import Path
 
 from rnnbench.files import write_atomic
-from rnnbench.gate.load import Run, UnusableInput, load_run
+from rnnbench.gate.compare import UnusableInput, load_run
+from rnnbench.results import Run
 
 #: The committed baseline of the CPU quick profile.
 CPU_QUICK = Path("baselines/cpu-quick.json")

@@ -50,12 +50,53 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 
 from rnnbench.gate import stats
 from rnnbench.gate.deterministic import TOLERANCES, SignalChange, signal_changes
-from rnnbench.gate.load import Case, Run, UnusableInput
+from rnnbench.results import Result, Run, parse
+from rnnbench.results import load as load_results
+
+#: Fewest rounds per case: with fewer, the Mann–Whitney U test can never reach ``alpha``
+#: (5 vs 5 rounds: smallest one-sided p is 1/252). pytest-benchmark's default ``min_rounds``.
+MIN_ROUNDS = 5
+
+
+class UnusableInput(ValueError):
+    """An input cannot be compared; the message says which input, why and what to do."""
+
+
+def load_run(path: str | Path, role: str = "current") -> Run:
+    """The results in ``path``, checked to hold what the gate tests; ``role`` names it."""
+    if role == "baseline" and not Path(path).exists():
+        raise UnusableInput(f"baseline file {str(path)!r} does not exist: record one with "
+                            "`pytest benchmarks --benchmark-json=FILE` or refresh the baseline "
+                            "with `rnnbench baseline refresh`")
+    return _timed(load_results(path, f"{role} file"))
+
+
+def parse_run(document: object, path: str, role: str = "current") -> Run:
+    """:func:`load_run` of an already parsed document."""
+    return _timed(parse(document, path, f"{role} file"))
+
+
+def _timed(run: Run) -> Run:
+    """``run``, unless a case lacks the raw round timings the significance test needs."""
+    for result in run.cases:
+        where = f"{run.path!r} ({result.name})"
+        if not result.data:
+            raise UnusableInput(
+                f"{where} has no raw timings ('stats.data'): the gate tests significance on "
+                "them; write results with --benchmark-json, or use --benchmark-save-data with "
+                "--benchmark-save/--benchmark-autosave")
+        if len(result.data) < MIN_ROUNDS:
+            raise UnusableInput(
+                f"{where} has {len(result.data)} timing round(s), fewer than {MIN_ROUNDS}: no "
+                "significance test can pass on so few; measure again with pytest-benchmark's "
+                f"defaults (--benchmark-min-rounds={MIN_ROUNDS} or more)")
+    return run
 
 #: ``extra_info`` keys whose difference between the runs is worth a note.
 NOTED_INFO = ("torch", "python")
@@ -185,11 +226,12 @@ def compare(
     ]
     for base, rerun in pairs[1:]:
         check_compatible(base, rerun)
-    common = [key for key in current.cases if key in baseline.cases]
+    base_cases, now_cases = baseline.by_name(), current.by_name()
+    common = [key for key in now_cases if key in base_cases]
     if not common:
         raise UnusableInput(
-            f"no common cases: baseline {baseline.path!r} has {_sample(baseline.cases)}, current "
-            f"{current.path!r} has {_sample(current.cases)}; compare runs of the same suite and "
+            f"no common cases: baseline {baseline.path!r} has {_sample(base_cases)}, current "
+            f"{current.path!r} has {_sample(now_cases)}; compare runs of the same suite and "
             "profile, or refresh the baseline on purpose with `rnnbench baseline refresh`"
         )
     if not allow_missing:
@@ -198,12 +240,13 @@ def compare(
     verdicts = []
     for key in common:
         verdict = _least_slow([judge(key, base, run, signal_rule)
-                               for base, run in pairs if key in run.cases and key in base.cases])
-        source = signals or baseline
+                               for base, run in pairs
+                               if key in run.by_name() and key in base.by_name()])
+        source = (signals or baseline).by_name()
         changes = (
-            tuple(signal_changes(source.cases[key].signals, current.cases[key].signals,
+            tuple(signal_changes(_signals(source[key]), _signals(now_cases[key]),
                                  rule.tolerances))
-            if rule.check_signals and key in source.cases else ()
+            if rule.check_signals and key in source else ()
         )
         verdicts.append(replace(verdict, signals=changes))
     verdicts = tuple(verdicts)
@@ -211,46 +254,46 @@ def compare(
     factor = math.exp(float(np.mean(np.log(natives)))) if natives else None
     return Comparison(
         baseline=baseline.path, current=current.path, rule=rule, verdicts=verdicts,
-        added=tuple(sorted(current.cases.keys() - baseline.cases.keys())),
-        removed=tuple(sorted(baseline.cases.keys() - current.cases.keys())),
+        added=tuple(sorted(now_cases.keys() - base_cases.keys())),
+        removed=tuple(sorted(base_cases.keys() - now_cases.keys())),
         notes=tuple(notes), machine_factor=factor,
     )
 
 
 def judge(key: str, baseline: Run, current: Run, rule: Rule) -> Verdict:
     """The verdict on one case present in both runs."""
-    base, now = baseline.cases[key], current.cases[key]
+    base, now = baseline.by_name()[key], current.by_name()[key]
     base_ref, now_ref = baseline.reference_for(base), current.reference_for(now)
-    if base_ref is None or now_ref is None or base_ref.key != now_ref.key:
+    if base_ref is None or now_ref is None or base_ref.name != now_ref.name:
         base_ref = now_ref = None
-    refs = (now_ref.timings, base_ref.timings) if now_ref and base_ref else (None, None)
-    series = [now.timings, base.timings, *(r for r in refs if r is not None)]
+    refs = (now_ref.data, base_ref.data) if now_ref and base_ref else (None, None)
+    series = [now.data, base.data, *(r for r in refs if r is not None)]
     if baseline.paired and current.paired and len({len(x) for x in series}) == 1:
         # Rounds measured together (A/B lockstep): judge the per-round ratios, paired.
-        ratio, interval, p_slower, p_faster = stats.paired_ratio(now.timings, base.timings,
+        ratio, interval, p_slower, p_faster = stats.paired_ratio(now.data, base.data,
                                                                  *refs)
         return Verdict(
-            case=key, reference=now_ref.key if now_ref else None,
+            case=key, reference=now_ref.name if now_ref else None,
             threshold=rule.min_ratio if now_ref else rule.raw_min_ratio, alpha=rule.alpha,
             base_median=base.median, now_median=now.median, ratio=ratio, interval=interval,
             p_slower=p_slower, p_faster=p_faster, test="Wilcoxon signed-rank, paired rounds",
-            rounds=(len(base.timings), len(now.timings)),
+            rounds=(len(base.data), len(now.data)),
         )
     base_t, now_t = _normalised(base, base_ref), _normalised(now, now_ref)
     return Verdict(
         case=key,
-        reference=now_ref.key if now_ref else None,
+        reference=now_ref.name if now_ref else None,
         threshold=rule.min_ratio if now_ref else rule.raw_min_ratio,
         alpha=rule.alpha,
         base_median=base.median,
         now_median=now.median,
-        ratio=stats.ratio_of_medians(now.timings, base.timings, *refs),
-        interval=stats.ratio_interval(now.timings, base.timings, *refs),
+        ratio=stats.ratio_of_medians(now.data, base.data, *refs),
+        interval=stats.ratio_interval(now.data, base.data, *refs),
         p_slower=stats.slower_p_value(now_t, base_t),
         p_faster=stats.slower_p_value(base_t, now_t),
-        rounds=(len(base.timings), len(now.timings)),
+        rounds=(len(base.data), len(now.data)),
         signals=(
-            tuple(signal_changes(base.signals, now.signals, rule.tolerances))
+            tuple(signal_changes(_signals(base), _signals(now), rule.tolerances))
             if rule.check_signals else ()
         ),
     )
@@ -264,11 +307,10 @@ def _least_slow(verdicts: list[Verdict]) -> Verdict:
 
 def check_complete(baseline: Run, current: Run) -> None:
     """Raise :class:`UnusableInput` when ``current`` lacks baseline cases or references."""
-    missing = sorted(baseline.cases.keys() - current.cases.keys())
+    missing = sorted(baseline.by_name().keys() - current.by_name().keys())
     missing += sorted(
-        ref.key for case in current.cases.values() if not case.is_native
-        for ref in [baseline.reference_for(case)]
-        if ref is not None and current.reference_for(case) is None and ref.key not in missing
+        ref.name for result in current.cases for ref in [baseline.reference_for(result)]
+        if ref is not None and current.reference_for(result) is None and ref.name not in missing
     )
     if missing:
         interrupted = (f" (pytest exit status {current.exitstatus}: interrupted or failed)"
@@ -284,7 +326,7 @@ def check_complete(baseline: Run, current: Run) -> None:
 
 def machine_differences(then: Mapping[str, str], now: Mapping[str, str],
                         gpu: bool = True, here: bool = False) -> list[str]:
-    """How two :func:`~rnnbench.gate.load.machine_identity` values differ, one phrase each;
+    """How two :func:`~rnnbench.results.machine_identity` values differ, one phrase each;
     ``here``: ``now`` is this machine, not a current run."""
     out = []
     for key, what in (("cpu", "CPU model"), ("arch", "architecture"),
@@ -304,9 +346,9 @@ _PLURAL = {"cpu": "CPU models", "arch": "architectures", "cpu_flags": "CPU instr
 def timing_mismatch(baseline: Run, current: Run) -> list[str]:
     """Why the two runs' timings do not compare (different machine or settings); [] if they do."""
     reasons = machine_differences(baseline.machine, current.machine,
-                                  gpu=bool(current.devices - {"cpu"}))
-    for values, what, option in ((lambda r: r.timers, "timers", "--benchmark-timer"),
-                                 (lambda r: r.threads, "CPU thread counts",
+                                  gpu=bool(_devices(current) - {"cpu"}))
+    for values, what, option in ((lambda r: {r.timer} - {None}, "timers", "--benchmark-timer"),
+                                 (lambda r: _info_values(r, "threads"), "CPU thread counts",
                                   "--rnnbench-threads")):
         then, now = values(baseline), values(current)
         if then and now and then != now:
@@ -329,10 +371,10 @@ def flag_difference(then: str | None, now: str | None, shown: int = 6) -> tuple[
 
 def check_compatible(baseline: Run, current: Run) -> list[str]:
     """Raise :class:`UnusableInput` unless both runs' timings compare; else notes."""
-    if baseline.devices and current.devices and baseline.devices != current.devices:
+    if _devices(baseline) != _devices(current):
         raise UnusableInput(
-            f"different devices: baseline {baseline.path!r} ran on {_names(baseline.devices)}, "
-            f"current {current.path!r} on {_names(current.devices)}; compare against the "
+            f"different devices: baseline {baseline.path!r} ran on {_names(_devices(baseline))}, "
+            f"current {current.path!r} on {_names(_devices(current))}; compare against the "
             "baseline of the same device (baselines/cpu-quick.json for CPU runs)"
         )
     mismatch = timing_mismatch(baseline, current)
@@ -362,7 +404,7 @@ def noise(run: Run) -> list[str]:
     from rnnbench.bench.machine import load_warning
 
     out = [warning] if run.load and (warning := load_warning(run.load)) else []
-    spread = [c.key for c in run.cases.values() if _iqr_share(c.timings) > NOISY_IQR]
+    spread = [r.name for r in run.cases if _iqr_share(r.data) > NOISY_IQR]
     if len(spread) * 4 >= len(run.cases) and spread:
         out.append(f"{len(spread)} of {len(run.cases)} cases have rounds spread wider than "
                    f"{NOISY_IQR:.0%} of their median (e.g. {spread[0]}): the timings are noisy, "
@@ -375,24 +417,33 @@ def _iqr_share(timings: Sequence[float]) -> float:
     return float((q3 - q1) / median) if median > 0 else 0.0
 
 
-def _normalised(case: Case, reference: Case | None) -> list[float]:
+def _normalised(result: Result, reference: Result | None) -> list[float]:
     scale = reference.median if reference is not None else 1.0
-    return [t / scale for t in case.timings]
+    return [t / scale for t in result.data]
+
+
+def _signals(result: Result) -> dict[str, float]:
+    """The deterministic counts ``result`` recorded (see :mod:`.deterministic`)."""
+    return {name: value for name in TOLERANCES if (value := getattr(result, name)) is not None}
 
 
 def _natives(run: Run) -> set[str]:
-    return {key for key, case in run.cases.items() if case.is_native}
+    return {r.name for r in run.cases if r.case.impl == "native"}
+
+
+def _devices(run: Run) -> set[str]:
+    return {r.case.device for r in run.cases}
 
 
 def _info_values(run: Run, key: str) -> set[str]:
-    return {str(case.info[key]) for case in run.cases.values() if case.info.get(key) is not None}
+    return {str(r.extra[key]) for r in run.cases if r.extra.get(key) is not None}
 
 
 def _names(values: set[str] | frozenset[str]) -> str:
     return ", ".join(sorted(values))
 
 
-def _sample(cases: Mapping[str, Case], shown: int = 3) -> str:
+def _sample(cases: Mapping[str, Result], shown: int = 3) -> str:
     keys = sorted(cases)
     more = f" and {len(keys) - shown} more" if len(keys) > shown else ""
     return f"{len(keys)} case(s): {', '.join(keys[:shown])}{more}"

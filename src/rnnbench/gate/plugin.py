@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import pytest
 
-from rnnbench.gate.compare import Rule, compare
-from rnnbench.gate.load import UnusableInput, load_run, parse_run
+from rnnbench.gate.compare import Rule, UnusableInput, compare, load_run, parse_run
 from rnnbench.gate.report import format_text
 
 REPORT = pytest.StashKey[str]()

@@ -1,5 +1,5 @@
 """How good is the gate on this machine: false alarms on unchanged code, and the smallest
-slowdown it catches. ``python -m rnnbench.gate.study --help``; results in ``reports/gate/``.
+slowdown it catches. ``python scripts/gate_study.py --help``; results in ``reports/gate/``.
 
 It records one baseline run and ``--reruns`` back-to-back runs of unchanged code, then
 ``--per-factor`` runs for each ``--factors`` slowdown of one implementation (the test-only
@@ -27,10 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from rnnbench.files import write_atomic
-from rnnbench.gate.compare import Comparison, Rule, compare
-from rnnbench.gate.load import Run, load_run
+from rnnbench.gate.compare import Comparison, Rule, compare, load_run
 from rnnbench.gate.rerun import run_suite
-from rnnbench.impls import SLOWDOWN_ENV
+from rnnbench.results import Run
+
+SLOWDOWN_ENV = "RNNBENCH_SLOWDOWN"  # the benchmarks' test-only switch: CELL:IMPL:FACTOR
 
 MIN_RATIOS = (1.05, 1.1, 1.15, 1.2, 1.25, 1.3)
 
@@ -64,7 +65,7 @@ def analyse(runs: Path, slow: str, min_ratios: Sequence[float] = MIN_RATIOS) -> 
     for path in sorted(runs.glob("slow-*.json")):
         slowed.setdefault(path.stem.split("-")[1], []).append(load_run(path))
     cell, impl = slow.split(":")
-    target = {k for k, c in base.cases.items() if c.info.get("cell") == cell and c.impl == impl}
+    target = {r.name for r in base.cases if r.case.cell == cell and r.case.impl == impl}
     rule = Rule()
     judged: dict[tuple[int, int], Comparison] = {}
 
@@ -114,7 +115,7 @@ def analyse(runs: Path, slow: str, min_ratios: Sequence[float] = MIN_RATIOS) -> 
     return {
         "slowed": slow, "slowed_cases": sorted(target), "runs": len(nulls),
         "per_factor": {f: len(g) for f, g in slowed.items()},
-        "device_name": base.device_name, "cases": sorted(base.cases),
+        "device_name": base.device_name, "cases": sorted(base.by_name()),
         "null_ratio_quantiles": _quantiles(null_ratios),
         "effective_slowdown": {
             f: {c: round(statistics.median(_ratio(comparison(base, r), c) for r in g), 3)
@@ -156,7 +157,7 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         f"Slowed cases: {', '.join(f'`{c}`' for c in cases)}.",
         "",
-        "Measured with `python -m rnnbench.gate.study --reruns "
+        "Measured with `python scripts/gate_study.py --reruns "
         f"{result['runs']} --pytest-args \"{result.get('pytest_args', '')}\"`.",
         "",
         "| min_ratio | false alarms (conf.) | all pairs (conf.) | factor | "
@@ -193,8 +194,8 @@ def markdown(result: dict[str, Any]) -> str:
 
 def _raw_fail(base: Run, run: Run, limit: float, of: Any = statistics.median) -> bool:
     """Would ``--benchmark-compare-fail=<of>:<limit-1>`` fail ``run`` against ``base``?"""
-    return any(of(c.timings) > limit * of(base.cases[k].timings)
-               for k, c in run.cases.items() if k in base.cases)
+    then = base.by_name()
+    return any(of(r.data) > limit * of(then[r.name].data) for r in run.cases if r.name in then)
 
 
 def _detections(flagged: list[set[str]], target: set[str]) -> dict[str, str]:
@@ -219,7 +220,7 @@ def _ratio(comparison: Comparison, case: str) -> float:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rnnbench.gate.study", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python scripts/gate_study.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=Path, default=Path("/tmp/rnnbench-gate-study"))
     parser.add_argument("--out", type=Path, default=Path("reports/gate"))
