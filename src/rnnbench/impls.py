@@ -131,6 +131,3 @@ def scan_for(cell: str, impl: str) -> nn.Module:
         raise ValueError(f"impl={impl!r} is not accepted for cell {cell!r}: it has "
                          f"{', '.join(spec.impls)}")
     return IMPLS[impl](spec)
-
-#: Moved to :data:`rnnbench.bench.slowdown.ENV`; kept for the gate's code until it moves.
-SLOWDOWN_ENV = "RNNBENCH_SLOWDOWN"
