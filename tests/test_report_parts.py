@@ -1,53 +1,81 @@
-"""The report's building blocks: the seed arithmetic, number formats, colours, matching."""
+"""The report's building blocks: the article's arithmetic, statistics over seeds, formats."""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from test_report import row, rows
 
 from rnnbench.params import count_parameters, vocab_size_for_total
-from rnnbench.report import accounting, seed
-from rnnbench.report.style import CELL_COLOURS, cell_colour
-from rnnbench.report.tables import count, markdown_table, plain
+from rnnbench.report import article
+from rnnbench.report.load import Convergence, Training
+from rnnbench.report.tables import colour, count, epochs_run, plain, spread, table
 
 
-def test_per_layer_arithmetic_uses_the_accounting() -> None:
-    text = accounting.per_layer_arithmetic()
-    for cell, gates in (("lstm", 4), ("gru", 3)):
-        no_bias = count_parameters(accounting.recurrent(cell, 256, 128, bias=False))
-        assert f"{gates}×(256+128)×128 = {count(no_bias)}" in text
-        # The seed's table value is the bias-free formula at input = hidden = 128.
-        quoted = seed.PER_LAYER_TABLE[cell].value
-        assert count_parameters(accounting.recurrent(cell, 128, 128, bias=False)) == quoted
-        assert f"{gates}×(128+128)×128 = {count(quoted)}" in text
-        assert count(seed.MODULE_TOTALS[cell].value) in text
+def test_parameter_table_adds_up_and_marks_the_article() -> None:
+    table = rows(article.parameter_table())
+    gru = row(table, cell="GRU", total="148,224")
+    assert gru["the article"] == "148,224 ✓ code; 98,304 ✗ table"
+    config = article.recurrent("bilstm", 300, 256, 2)
+    layer0 = count_parameters(article.recurrent("bilstm", 300, 256))
+    bilstm = row(table, cell="BiLSTM", total=count(count_parameters(config)))
+    assert bilstm["layer 0"] == count(layer0)
+    assert bilstm["each further layer"] == count(count_parameters(config) - layer0)
+
+
+def test_per_layer_values_are_the_formula_at_input_equal_hidden() -> None:
+    for r in rows(article.per_layer_table()):
+        cell = r["cell"].lower()
+        quoted = article.PER_LAYER_TABLE[cell]
+        assert count_parameters(article.recurrent(cell, 128, 128, bias=False)) == quoted
+        assert r["formula at I=H=128"].endswith(f"= {count(quoted)} ✓")
+        assert r["exact, with PyTorch's two bias vectors"].startswith(
+            count(article.MODULE_PRINTED[cell]))
 
 
 def test_imdb_totals_imply_disjoint_vocabularies() -> None:
-    text = accounting.imdb_arithmetic()
-    intervals = []
-    for cell, row in seed.IMDB_TABLE.items():
-        rec = accounting.recurrent(cell, 256, 128, 2)
-        implied = vocab_size_for_total(row.params.value, 256, rec)
-        assert count(round(implied)) in text
-        low = vocab_size_for_total(row.params.value - seed.IMDB_PARAMS_ROUNDING, 256, rec)
-        high = vocab_size_for_total(row.params.value + seed.IMDB_PARAMS_ROUNDING, 256, rec)
-        assert f"{count(math.ceil(low))} – {count(math.floor(high))}" in text
-        intervals.append((low, high))
-    assert max(lo for lo, _ in intervals) > min(hi for _, hi in intervals)
-    assert "no single vocabulary gives all three totals" in text
+    text, shared, alone = article.imdb_totals()
+    ranges = []
+    for r in rows(text):
+        cell = r["model"].lower()
+        rec = article.recurrent(cell, 256, 128, 2)
+        quoted = article.IMDB[cell].params
+        assert r["implied V"] == count(vocab_size_for_total(quoted, 256, rec))
+        ranges.append(tuple(vocab_size_for_total(quoted + d, 256, rec) for d in (-5e4, 5e4)))
+    assert shared is False and max(lo for lo, _ in ranges) > min(hi for _, hi in ranges)
+    assert alone == ["PyTorch fastrnns default (I=512, H=512, L=1)"]
 
 
-def test_parameter_table_rows_add_up() -> None:
-    table = accounting.parameter_table()
-    config = accounting.recurrent("bilstm", 300, 256, 2)
-    layers = accounting.per_layer(config)
-    assert sum(layers) == count_parameters(config)
-    assert f"| BiLSTM | {count(layers[0])} | {count(layers[1])} | " in table
-    assert "| GRU | 148,224 | – | 148,224 | 148,224 ✓ (code); 98,304 ✗ (table) |" in table
+def training(cell: str, best: float, seed: int = 0, epochs: int = 3, asked: int = 3
+             ) -> Training:
+    return Training(cell, seed, "done", ({},) * epochs, {"best_val_accuracy": best}, 1,
+                    asked)
+
+
+@pytest.mark.parametrize(("lstm", "gru", "verdict"), [
+    ([0.80, 0.82], [0.90, 0.91], "exceeds the seed-to-seed spread (1.4 points, n=2 and 2)"),
+    ([0.80, 0.90], [0.86, 0.87], "does not exceed the seed-to-seed spread (7.1 points"),
+    ([0.80], [0.90, 0.91], "one seed: spread unknown."),
+])
+def test_imdb_pairs_compare_the_difference_with_the_spread(lstm, gru, verdict) -> None:
+    runs = tuple(training("lstm", b, s) for s, b in enumerate(lstm)) + tuple(
+        training("gru", b, s) for s, b in enumerate(gru))
+    conv = Convergence(Path("x.json"), "imdb", {}, {}, {}, "2031-01-01", runs)
+    (line,) = article.imdb_pairs(conv)
+    assert (line.startswith("- LSTM − GRU: -") and line.endswith(verdict)) or verdict in line
+
+
+def test_spread_and_epochs() -> None:
+    assert spread([]) == "–"
+    assert spread([2.0]) == "2.00"
+    assert spread([1.0, 3.0]) == "2.00 ± 1.41"
+    assert epochs_run([training("lstm", 0.8, epochs=3, asked=20)]) == "3 / 20"
+    assert epochs_run([training("lstm", 0.8, 0, 3, 20), training("lstm", 0.8, 1, 5, 20)]) \
+        == "3–5 / 20"
 
 
 @given(st.floats(min_value=-1e9, max_value=1e9, allow_nan=False))
@@ -58,13 +86,12 @@ def test_plain_numbers_never_use_exponents(value: float) -> None:
         assert math.isclose(float(text.replace(",", "")), value, rel_tol=0.01, abs_tol=0.01)
 
 
-def test_markdown_table_rejects_ragged_rows() -> None:
+def test_table_rejects_ragged_rows() -> None:
     with pytest.raises(ValueError, match=r"has 1 cells: expected 2"):
-        markdown_table(["a", "b"], [["x"]])
-    assert markdown_table(["a", "b"], [[1, 2]], right=(1,)).splitlines()[1] == "| --- | ---: |"
+        table(["a", "b"], [["x"]])
+    assert table(["a", "b"], [[1, 2]], right=(1,)).splitlines()[1] == "| --- | ---: |"
 
 
 def test_each_cell_has_its_own_colour() -> None:
-    assert len(set(CELL_COLOURS.values())) == len(CELL_COLOURS)
-    assert cell_colour("lstm") == CELL_COLOURS["lstm"]
-    assert cell_colour("unknown") not in CELL_COLOURS.values()
+    names = ("lstm", "gru", "bilstm", "bigru")
+    assert len({colour(c) for c in names}) == len(names)

@@ -12,9 +12,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from rnnbench import results
 from rnnbench.files import check_output_dir
-from rnnbench.report import compare, readme
-from rnnbench.report.load import load_bench
+from rnnbench.report import readme
+from rnnbench.report.load import Inputs, read
 
 HELP = "README tables, plots and a selection guide from benchmark and convergence results"
 
@@ -40,17 +41,17 @@ def run(args: argparse.Namespace) -> int:
         if args.results:
             raise ValueError("--compare takes exactly two files: do not also pass RESULTS.json "
                              f"({', '.join(map(str, args.results))})")
-        old, new = (load_bench(path) for path in args.compare)
+        old, new = (results.load(path) for path in args.compare)
         command = (f"rnnbench report --compare {' '.join(p.as_posix() for p in args.compare)} "
                    f"--out {args.out.as_posix()}"
                    + (f" --name {args.name}" if args.name != "compare" else ""))
         check_output_dir("--out", args.out)
-        page = compare.write(old, new, args.out, args.name, command)
+        page = readme.compare(old, new, args.out, args.name, command)
         print(page)
         return 0
     explicit = bool(args.results)
     paths = args.results if explicit else readme.default_inputs()
-    inputs = readme.load_inputs(paths, strict=explicit)
+    inputs = read(paths, strict=explicit)
     for path in inputs.ignored:
         print(f"rnnbench report: note: {path} is not a results file, ignored", file=sys.stderr)
     if not paths:
@@ -68,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check(inputs: readme.Inputs, out: Path, command: str) -> int:
+def _check(inputs: Inputs, out: Path, command: str) -> int:
     """0 if ``out`` holds the report the inputs give now; else 1 and what differs.
 
     Only the README text is compared: PNG bytes depend on the matplotlib and FreeType

@@ -1,29 +1,49 @@
-"""Assemble ``README.md`` and its figures from result files: the one entry point of the report.
+"""The pages: ``README.md`` from every results file, and the comparison of two benchmark files.
 
 The output depends on the inputs only (no clock, no host name, PNGs without a timestamp), so
-rerunning on the same files rewrites the same README.
+rerunning on the same files rewrites the same page.
 """
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+import statistics
+from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
-from rnnbench.report import accounting, guide, learning, speed
-from rnnbench.report.convergence import ConvergenceResults, is_convergence, load_convergence
-from rnnbench.report.load import BenchResults, is_bench, load_bench, read_json
+from rnnbench.bench.grid import Case
+from rnnbench.report import article, guide, plots
+from rnnbench.report.load import Convergence, Inputs
+from rnnbench.report.tables import (
+    label,
+    ms,
+    native_ratios,
+    order,
+    plain,
+    ratio,
+    ratio_table,
+    shape_order,
+    sweep_table,
+    sweeps,
+    synthetic_table,
+    table,
+)
+from rnnbench.results import Result, Run
 
 DEFAULT_DIR = Path("reports")
 README = "README.md"
-
-
-@dataclass(frozen=True)
-class Inputs:
-    bench: tuple[BenchResults, ...]
-    convergence: tuple[ConvergenceResults, ...]
-    ignored: tuple[str, ...] = ()
+#: The sweeps each benchmark file is drawn and tabulated by: (swept variable, heading,
+#: figure name, quantity, its value in that unit).
+SWEEPS: tuple[tuple[str, str, str, str, Callable[[Result], float | None]], ...] = (
+    ("T", "Time vs sequence length", "time-vs-T", "median time per call (ms)",
+     lambda r: r.median * 1e3),
+    ("B", "Time vs batch size", "time-vs-B", "median time per call (ms)",
+     lambda r: r.median * 1e3),
+    ("T", "Peak memory vs sequence length", "memory-vs-T", "peak memory of one pass (MiB)",
+     lambda r: None if r.peak_memory_bytes is None else r.peak_memory_bytes / 2**20),
+)
 
 
 def default_inputs(root: Path = DEFAULT_DIR) -> list[Path]:
@@ -31,79 +51,188 @@ def default_inputs(root: Path = DEFAULT_DIR) -> list[Path]:
     return sorted(root.glob("*.json")) + sorted((root / "convergence").glob("*.json"))
 
 
-def load_inputs(paths: Sequence[Path], strict: bool = True) -> Inputs:
-    """Read every file; one that is neither kind is an error, or with ``strict=False`` noted."""
-    bench, conv, ignored = [], [], []
-    for path in paths:
-        data = read_json(path)
-        if is_bench(data):
-            bench.append(load_bench(path, data))
-        elif is_convergence(data):
-            conv.append(load_convergence(path, data))
-        elif strict:
-            raise ValueError(
-                f"results file {str(path)!r} is neither pytest-benchmark JSON (a 'benchmarks' "
-                "list) nor rnnbench convergence JSON (a 'runs' list)"
-            )
-        else:
-            ignored.append(path.as_posix())
-    return Inputs(tuple(bench), tuple(conv), tuple(ignored))
+def anchor(heading: str) -> str:
+    """The link target GitHub gives a heading: lower case, punctuation dropped, spaces to -."""
+    return "#" + "".join(c for c in heading.lower() if c.isalnum() or c in " -_").replace(" ", "-")
+
+
+def figures(text: str) -> list[str]:
+    """The image files a page links, in order."""
+    return re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+
+
+def _image(path: Path | None, alt: str, why: str) -> str:
+    return f"![{alt}]({path.name})" if path else f"_No data for {alt}: {why}._"
+
+
+def speed_title(run: Run) -> str:
+    return f"Speed and memory: {run.device_name} ({Path(run.path).name})"
+
+
+def speed_section(run: Run, out: Path) -> str:
+    """One benchmark file: time vs T and B, custom/native ratios, peak memory vs T."""
+    cells = sorted({r.case.cell for r in run.cases}, key=order)
+    impls = sorted({r.case.impl for r in run.cases}, key=lambda i: order("", i))
+    parts = [f"## {speed_title(run)}",
+             f"{len(run.cases)} cases measured {run.date} with torch {run.torch_version}, "
+             f"{run.threads or '?'} CPU threads; cells {', '.join(map(label, cells)) or '–'}; "
+             f"implementations {', '.join(impls) or '–'}; benchmarks left out (no rnnbench "
+             f"extra_info): {len(run.skipped)}."]
+    stem = out / Path(run.path).stem
+    for vary, heading, suffix, unit, value in SWEEPS:
+        figure = plots.sweep(run, vary, Path(f"{stem}-{suffix}.png"), heading, unit, value)
+        parts += [f"### {heading}", _image(figure, heading.lower(), f"no sweep over {vary} "
+                                           f"records {unit.split(' (')[0]}")]
+        if figure:
+            sweep = next(s for s in sweeps(run.cases, vary)
+                         if any(value(r) is not None for line in s[1].values() for r in line))
+            parts += [f"{unit[0].upper()}{unit[1:]}, {sweep[0]}.",
+                      sweep_table(sweep, vary, value, plain)]
+    ratios = native_ratios(run.cases)
+    figure = plots.ratio_dots(
+        [(r.case, v) for r, v in sorted(ratios, key=lambda p: shape_order(p[0].case))],
+        Path(f"{stem}-custom-vs-native.png"), "Custom implementations relative to native",
+        "custom median time / native median time (×; < 1: faster than native)",
+        plots.footer(run)) if ratios else None
+    parts += ["### Custom implementations vs native",
+              _image(figure, "custom / native time ratio", "no custom case has a native case "
+                     "of the same cell and shape")]
+    if ratios:
+        parts += ["Median time of each custom implementation over native's, same cell and "
+                  "shape (< 1: faster than native).", ratio_table(ratios)]
+    return "\n\n".join(parts)
+
+
+def convergence_section(conv: Convergence, out: Path) -> str:
+    """One convergence file: settings, learning curves, the task's table."""
+    shown = {k: f"{v:g}" if isinstance(v, float) else v
+             for k, v in {**conv.settings, **conv.data}.items()
+             if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
+    env = conv.environment
+    parts = [f"### {conv.task} (`{conv.path.name}`)",
+             f"Settings: {', '.join(f'{k}={v}' for k, v in shown.items()) or 'not recorded'}. "
+             f"Measured on {conv.device_name} ({env.get('device', '?')}, "
+             f"threads={env.get('threads', '?')}), torch {env.get('torch', '?')}, {conv.date}."]
+    if not conv.runs:
+        return "\n\n".join([*parts, "_No runs yet._"])
+    figure = plots.curves(conv, out / f"{conv.path.stem}-curves.png")
+    parts.append(_image(figure, "learning curves", "no run has a finished epoch"))
+    if conv.task == "imdb":
+        parts += [article.imdb_table(conv),
+                  "Mean ± sample standard deviation over seeds (none shown for one seed); "
+                  "accuracies in %, their spread in points. Best val acc: the highest "
+                  "validation accuracy over the epochs run; test accuracy is read at that epoch "
+                  "only. Converged at: the first epoch within 0.5 points of the run's best. The "
+                  f"article trained {article.IMDB_EPOCHS} epochs on a device it does not name.",
+                  "\n".join(article.imdb_pairs(conv))]
+    else:
+        parts.append(synthetic_table(conv))
+    diverged = [f"{label(t.cell)} seed {t.seed} in epoch {t.diverged_epoch or '?'}"
+                for t in conv.runs if t.status == "diverged"]
+    if diverged:
+        parts.append(f"Diverged (stopped; its finite epochs are shown): {', '.join(diverged)}.")
+    return "\n\n".join(p for p in parts if p)
 
 
 def generate(inputs: Inputs, out: Path, command: str = "rnnbench report") -> Path:
     """Write ``out/README.md`` and the PNGs it links; returns the README's path."""
     out.mkdir(parents=True, exist_ok=True)
-    speed_sections = [speed.section(results, out) for results in inputs.bench]
-    conv_section, accuracy_items = learning.section(inputs.convergence, out)
+    speed = [speed_section(run, out) if run.cases else
+             f"## {speed_title(run)}\n\n_No data: {run.path} holds no benchmark case with "
+             "rnnbench's extra_info._" for run in inputs.bench]
+    headings = ["Selection guide", "Parameters", *map(speed_title, inputs.bench),
+                "Convergence", "Inputs"]
+    files = [f"- `{r.path}`: benchmark results, {len(r.cases)} cases, "
+             f"{r.device_name}, torch {r.torch_version}, {r.date}" for r in inputs.bench]
+    files += [f"- `{c.path.as_posix()}`: convergence results, {len(c.runs)} runs ({c.task}), "
+              f"{c.device_name}, {c.date}" for c in inputs.convergence]
+    files += [f"- `{path}`: not a results file, ignored" for path in inputs.ignored]
     body = [
         "# rnnbench report",
-        f"Generated by `{command}` from the result files listed under [Inputs](#inputs); "
-        f"rerun it to regenerate this page and its figures (`{command} --check` tells whether "
-        "they are current). Nothing here is typed in by hand: the tables and the guide are "
-        "computed from those files and from `rnnbench.params`.",
-        _contents(inputs),
-        guide.section(inputs.bench, inputs.convergence, accuracy_items),
-        accounting.section(),
-        *(speed_sections or ["## Speed and memory",
-                             "_No data yet: no benchmark results file was given. Run "
-                             "`pytest benchmarks --benchmark-json=reports/cpu-quick.json`._"]),
-        conv_section,
-        _inputs_section(inputs),
+        f"Generated by `{command}` from the files under [Inputs](#inputs); `{command} --check` "
+        "tells whether this page is current. Every number is computed from those files and "
+        "`rnnbench.params`, except the article's own figures.",
+        "\n".join(f"- [{h}]({anchor(h)})" for h in headings),
+        guide.section(inputs.bench, inputs.convergence),
+        article.section(),
+        *(speed or ["_No benchmark results: run `pytest benchmarks "
+                    "--benchmark-json=reports/cpu-quick.json`._"]),
+        "## Convergence",
+        *([convergence_section(c, out) for c in inputs.convergence] or [
+            "_No convergence results: run `rnnbench converge ... --out "
+            "reports/convergence/TASK.json`._"]),
+        "## Inputs",
+        "\n".join(files) or "_No result files were given._",
     ]
     path = out / README
     path.write_text("\n\n".join(body).rstrip() + "\n", encoding="utf-8")
     return path
 
 
-def anchor(heading: str) -> str:
-    """The link target GitHub gives a heading: lower case, punctuation dropped, spaces to -."""
-    kept = "".join(ch for ch in heading.lower() if ch.isalnum() or ch in " -_")
-    return "#" + kept.replace(" ", "-")
+def case_id(case: Case) -> str:
+    """A case's id without its device, so CPU and GPU runs of one case match."""
+    layout = "" if case.layout == "padded" else f"-{case.layout}"
+    return (f"{case.cell}-{case.impl}-{case.dtype}-I{case.input_size}-H{case.hidden_size}-"
+            f"L{case.num_layers}-T{case.T}-B{case.B}-{case.pass_}{layout}")
 
 
-def figures(text: str) -> list[str]:
-    """The image files a README links, in order."""
-    return re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+def _by_id(run: Run) -> dict[str, float]:
+    found: dict[str, float] = {}
+    for r in sorted(run.cases, key=lambda r: (order(r.case.cell, r.case.impl),
+                                              shape_order(r.case))):
+        key = case_id(r.case)
+        if key in found:
+            raise ValueError(f"results file {str(run.path)!r} has two cases {key!r} (one per "
+                             "device?): expected one device per file")
+        found[key] = r.median
+    return found
 
 
-def _contents(inputs: Inputs) -> str:
-    lines = ["- [Selection guide](#selection-guide)", "- [Parameters](#parameters)"]
-    if inputs.bench:
-        for results in inputs.bench:
-            title = speed.title(results)
-            lines.append(f"- [{title}]({anchor(title)})")
-    else:
-        lines.append("- [Speed and memory](#speed-and-memory)")
-    lines += ["- [Convergence](#convergence)", "- [Inputs](#inputs)"]
-    return "\n".join(lines)
-
-
-def _inputs_section(inputs: Inputs) -> str:
-    rows = [f"- `{r.path.as_posix()}`: benchmark results, {len(r.cases)} cases, "
-            f"{r.device_name}, torch {r.torch_version}, {r.date}" for r in inputs.bench]
-    rows += [f"- `{r.path.as_posix()}`: convergence results, {len(r.runs)} "
-             f"run{'s' * (len(r.runs) != 1)} "
-             f"({', '.join(r.tasks) or 'none'}), {r.device_name}, torch {r.torch_version}, {r.date}"
-             for r in inputs.convergence]
-    rows += [f"- `{path}`: not a results file, ignored" for path in inputs.ignored]
-    return "## Inputs\n\n" + ("\n".join(rows) if rows else "_No result files were given._")
+def compare(old: Run, new: Run, out: Path, name: str = "compare",
+            command: str | None = None) -> Path:
+    """Write ``out/NAME.md`` (and ``NAME.png``): the second file's medians over the first's."""
+    first, second = _by_id(old), _by_id(new)
+    common = [k for k in first if k in second]
+    cases = {case_id(r.case): r.case for r in old.cases}
+    parts = [f"# Comparison: `{old.path}` → `{new.path}`",
+             *([f"Generated by `{command}`."] if command else []),
+             table(["", "first", "second"], [
+                 ["file", f"`{old.path}`", f"`{new.path}`"],
+                 ["device", old.device_name, new.device_name],
+                 ["torch", old.torch_version, new.torch_version],
+                 ["CPU threads", old.threads or "?", new.threads or "?"],
+                 ["date", old.date, new.date], ["cases", len(old.cases), len(new.cases)]]),
+             f"{len(common)} cases in both files, {len(first) - len(common)} only in the first, "
+             f"{len(second) - len(common)} only in the second. Ratio: second / first median "
+             "time (< 1: the second is faster). Ratios across devices, torch versions or "
+             "thread counts compare machines, not code."]
+    if common:
+        out.mkdir(parents=True, exist_ok=True)
+        figure = plots.ratio_dots(
+            [(cases[k], second[k] / first[k]) for k in sorted(
+                common, key=lambda k: shape_order(cases[k]))], out / f"{name}.png",
+            "Second results file relative to the first",
+            f"median time {new.path} / {old.path} (×)",
+            f"first: {plots.footer(old)}\nsecond: {plots.footer(new)}")
+        groups: dict[tuple[str, str], list[float]] = defaultdict(list)
+        for k in common:
+            groups[(cases[k].cell, cases[k].impl)].append(second[k] / first[k])
+        parts += [f"![ratio per case]({figure.name})", "### Summary per cell and implementation",
+                  table(["cell", "impl", "cases", "geometric mean ratio", "min", "max"],
+                        [[label(c), i, len(v), ratio(math.exp(statistics.fmean(map(math.log, v)))),
+                          ratio(min(v)), ratio(max(v))] for (c, i), v in groups.items()],
+                        right=(2, 3, 4, 5)),
+                  "### Every common case",
+                  table(["case", "first (ms)", "second (ms)", "ratio"],
+                        [[k, ms(first[k]), ms(second[k]), ratio(second[k] / first[k])]
+                         for k in common], right=(1, 2, 3))]
+    for title, only, medians in (("Only in the first file (removed)", first.keys() - second,
+                                  first), ("Only in the second file (added)",
+                                           second.keys() - first, second)):
+        if only:
+            parts += [f"### {title}", "\n".join(f"- `{k}`: {ms(medians[k])} ms"
+                                                for k in medians if k in only)]
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{name}.md"
+    path.write_text("\n\n".join(parts) + "\n", encoding="utf-8")
+    return path

@@ -1,78 +1,248 @@
-"""Markdown tables and the number formats every section shares."""
+"""Markdown tables from the measurements, the number formats they share, and the queries
+behind them (sweeps over T or B, custom/native ratios, mean and spread over seeds).
+
+Plots and the guide ask the same queries, so a number in a figure is the one in its table.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import statistics
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+
+from rnnbench.bench.grid import Case
+from rnnbench.report.load import Convergence, Training, number
+from rnnbench.results import Result
+
+#: Label and colour of each cell, in reading order. LSTM family cool, GRU family warm, the
+#: vanilla RNN grey; a bidirectional cell is the darker sibling of its one-way cell.
+CELLS: dict[str, tuple[str, str]] = {
+    "rnn": ("RNN", "#7f7f7f"),
+    "lstm": ("LSTM", "#1f77b4"),
+    "bilstm": ("BiLSTM", "#17365d"),
+    "gru": ("GRU", "#ff7f0e"),
+    "bigru": ("BiGRU", "#a63603"),
+}
+IMPLS = ("native", "eager", "script", "compiled", "fused")
+PASSES = {"fwdbwd": "forward+backward", "fwd": "forward"}
+#: The curve each convergence task is judged by.
+PRIMARY = {"imdb": "val_accuracy", "adding": "eval_loss", "copy": "eval_accuracy"}
 
 
-def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]],
-                   right: Sequence[int] = ()) -> str:
-    """A GitHub markdown table; columns listed in ``right`` (indices) are right-aligned."""
-    if not rows:
-        raise ValueError("rows=[] is not accepted: a table needs at least one row")
+def label(cell: str) -> str:
+    return CELLS.get(cell, (cell, ""))[0]
+
+
+def colour(cell: str) -> str:
+    return CELLS.get(cell, ("", "#2ca02c"))[1]
+
+
+def order(cell: str, impl: str = "") -> tuple:
+    """Sort key: cells in :data:`CELLS` order, then implementations in :data:`IMPLS` order."""
+    rank = list(CELLS).index(cell) if cell in CELLS else len(CELLS)
+    return (rank, cell, IMPLS.index(impl) if impl in IMPLS else len(IMPLS), impl)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]], right: Iterable[int] = ()
+          ) -> str:
+    """A GitHub markdown table; the columns in ``right`` (indices) are right-aligned."""
     for row in rows:
         if len(row) != len(headers):
-            raise ValueError(
-                f"row {list(row)!r} has {len(row)} cells: expected {len(headers)} like the headers"
-            )
-    rule = ["---:" if index in right else "---" for index in range(len(headers))]
-    lines = [headers, rule, *[[str(cell) for cell in row] for row in rows]]
-    return "\n".join("| " + " | ".join(line) + " |" for line in lines)
-
-
-def count(value: float) -> str:
-    """``197632`` -> ``197,632``; non-integers keep one decimal."""
-    if float(value).is_integer():
-        return f"{int(value):,}"
-    return f"{value:,.1f}"
-
-
-def millions(value: float) -> str:
-    return f"{value / 1e6:.2f}M"
-
-
-def seconds(value: float) -> str:
-    """A duration with three significant digits in a unit that keeps it readable."""
-    if value >= 1:
-        return f"{plain(value)} s"
-    if value >= 1e-3:
-        return f"{plain(value * 1e3)} ms"
-    return f"{plain(value * 1e6)} µs"
+            raise ValueError(f"row {list(row)!r} has {len(row)} cells: expected "
+                             f"{len(headers)} like the headers")
+    right = set(right)
+    rule = ["---:" if i in right else "---" for i in range(len(headers))]
+    return "\n".join("| " + " | ".join(map(str, line)) + " |"
+                     for line in [headers, rule, *rows])
 
 
 def plain(value: float) -> str:
-    """About three significant digits, never in exponent form: 0.123, 12.3, 1,234."""
-    if abs(value) >= 100:
+    """About three significant digits, never an exponent: 0.000123, 0.123, 12.3, 1,234."""
+    size = abs(value)
+    if size >= 100 or value == 0:
         return f"{value:,.0f}"
-    if abs(value) >= 10:
-        return f"{value:.1f}"
-    if abs(value) >= 1:
-        return f"{value:.2f}"
-    if value == 0:
-        return "0"
-    # Three significant digits as a decimal, down to 1e-6: a table never shows 2.4e-05.
-    decimals = min(6, 2 - math.floor(math.log10(abs(value))))
-    return f"{value:.{decimals}f}"
+    if size >= 1:
+        return f"{value:.{1 if size >= 10 else 2}f}"
+    return f"{value:.{min(7, 2 - math.floor(math.log10(size)))}f}"
 
 
-def ms(value: float) -> str:
-    """Seconds shown as milliseconds, the unit of the speed tables."""
-    return plain(value * 1e3)
+def count(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def ms(seconds: float) -> str:
+    return plain(seconds * 1e3)
 
 
 def ratio(value: float) -> str:
     return f"{value:.2f}×"
 
 
-def percent(value: float, digits: int = 1) -> str:
-    return f"{value * 100:.{digits}f}%"
+def percent(value: float) -> str:
+    return f"{value * 100:.1f}%"
 
 
 def mib(value: float) -> str:
-    return f"{value / 2**20:.1f} MiB"
+    return plain(value / 2**20)
 
 
-def no_data(what: str, why: str) -> str:
-    """The line a section shows instead of its content when its inputs are missing."""
-    return f"_No data yet for {what}: {why}._"
+def points(value: float) -> str:
+    """A difference of fractions in percentage points: ``0.0071`` -> ``0.7``."""
+    return f"{value * 100:.1f}"
+
+
+def spread(values: Sequence[float], fmt: Callable[[float], str] = plain,
+           std: Callable[[float], str] = plain) -> str:
+    """``mean ± sample std`` over seeds; one value alone shows no spread, none shows ``–``."""
+    if not values:
+        return "–"
+    mean = statistics.fmean(values)
+    return fmt(mean) if len(values) == 1 else f"{fmt(mean)} ± {std(statistics.stdev(values))}"
+
+
+def shape_label(case: Case, with_pass: bool = True) -> str:
+    """A case's shape in a few characters, e.g. ``T100 B64 I256 H128 L1 fwd+bwd``."""
+    parts = [f"T{case.T}", f"B{case.B}", f"I{case.input_size}", f"H{case.hidden_size}",
+             f"L{case.num_layers}"]
+    if with_pass:
+        parts.append({"fwdbwd": "fwd+bwd"}.get(case.pass_, case.pass_))
+    parts += [x for x in (case.layout, case.dtype, case.device) if x not in (
+        "padded", "f32", "cpu")]
+    return " ".join(parts)
+
+
+def shape_order(case: Case) -> tuple:
+    """Training step before inference, padded before packed, then by size."""
+    return (case.device, case.dtype, case.pass_ != "fwdbwd", case.layout != "padded",
+            case.input_size, case.hidden_size, case.num_layers, case.T, case.B)
+
+
+def by_shape(results: Iterable[Result]) -> dict[str, list[Result]]:
+    """Results grouped by :func:`shape_label`, in :func:`shape_order`."""
+    groups: dict[str, list[Result]] = defaultdict(list)
+    for r in sorted(results, key=lambda r: (shape_order(r.case), order(r.case.cell,
+                                                                         r.case.impl))):
+        groups[shape_label(r.case)].append(r)
+    return dict(groups)
+
+
+Sweep = tuple[str, dict[tuple[str, str], list[Result]]]
+
+
+def sweeps(results: Iterable[Result], vary: str) -> list[Sweep]:
+    """Families of results that differ only in ``vary`` (``T`` or ``B``), cell and impl,
+    with at least two values of ``vary``: ``(title, {(cell, impl): results by vary})``,
+    training step and padded first, then the most points."""
+    other = {"T": "B", "B": "T"}[vary]
+    groups: dict[tuple, dict[tuple[str, str], list[Result]]] = defaultdict(
+        lambda: defaultdict(list))
+    for r in results:
+        c = r.case
+        key = (*shape_order(c)[:7], getattr(c, other), c.pass_, c.layout)
+        groups[key][(c.cell, c.impl)].append(r)
+    found = []
+    for key, lines in groups.items():
+        xs = {getattr(r.case, vary) for line in lines.values() for r in line}
+        if len(xs) >= 2:
+            points = sum(map(len, lines.values()))
+            c = next(iter(lines.values()))[0].case
+            layout = "" if c.layout == "padded" else f", {c.layout}"
+            title = (f"I={c.input_size} H={c.hidden_size} L={c.num_layers} {other}="
+                     f"{getattr(c, other)}, {PASSES.get(c.pass_, c.pass_)}{layout}")
+            found.append(((key[2], key[3], -points, key), title, {
+                k: sorted(lines[k], key=lambda r: getattr(r.case, vary))
+                for k in sorted(lines, key=lambda k: order(*k))}))
+    return [(title, lines) for _, title, lines in sorted(found, key=lambda f: f[0])]
+
+
+def sweep_table(sweep: Sweep, vary: str, value: Callable[[Result], float | None],
+                fmt: Callable[[float], str]) -> str:
+    """One row per cell and impl, one column per value of ``vary``, and the growth."""
+    _, lines = sweep
+    xs = sorted({getattr(r.case, vary) for line in lines.values() for r in line})
+    rows = []
+    for (cell, impl), line in lines.items():
+        at = {getattr(r.case, vary): value(r) for r in line}
+        first, last = at.get(xs[0]), at.get(xs[-1])
+        rows.append([label(cell), impl, *(fmt(at[x]) if at.get(x) is not None else "–"
+                                          for x in xs),
+                     ratio(last / first) if first and last else "–"])
+    headers = ["cell", "impl", *(f"{vary}={x}" for x in xs),
+               f"growth {vary}={xs[0]}→{xs[-1]}"]
+    return table(headers, rows, right=range(2, len(headers)))
+
+
+def native_ratios(results: Iterable[Result]) -> list[tuple[Result, float]]:
+    """Every custom result with its median over native's, same cell and shape."""
+    results = list(results)
+    native = {(shape_label(r.case), r.case.cell): r.median for r in results
+              if r.case.impl == "native"}
+    return [(r, r.median / native[(shape_label(r.case), r.case.cell)]) for r in results
+            if r.case.impl != "native" and (shape_label(r.case), r.case.cell) in native]
+
+
+def ratio_table(ratios: list[tuple[Result, float]]) -> str:
+    """Shapes down, ``cell impl`` across, custom/native time ratio in the cells."""
+    columns = sorted({(r.case.cell, r.case.impl) for r, _ in ratios}, key=lambda k: order(*k))
+    rows: dict[str, dict[tuple[str, str], str]] = {}
+    for r, value in sorted(ratios, key=lambda p: shape_order(p[0].case)):
+        rows.setdefault(shape_label(r.case), {})[(r.case.cell, r.case.impl)] = ratio(value)
+    return table(["shape", *(f"{label(c)} {i}" for c, i in columns)],
+                 [[shape, *(cells.get(k, "–") for k in columns)] for shape, cells in rows.items()],
+                 right=range(1, len(columns) + 1))
+
+
+def best_table(results: Iterable[Result], value: Callable[[Result], float | None],
+               fmt: Callable[[float], str]) -> str | None:
+    """Per shape, the implementation of each cell with the least ``value``, and the winner."""
+    shapes = {}
+    for shape, group in by_shape(results).items():
+        group = [r for r in group if value(r) is not None]
+        if group:
+            best: dict[str, Result] = {}
+            for r in group:
+                if r.case.cell not in best or value(r) < value(best[r.case.cell]):
+                    best[r.case.cell] = r
+            shapes[shape] = best
+    if not shapes:
+        return None
+    cells = sorted({cell for best in shapes.values() for cell in best}, key=order)
+    rows = []
+    for shape, best in shapes.items():
+        win = min(best.values(), key=value)
+        rows.append([shape, *(f"{best[c].case.impl} {fmt(value(best[c]))}" if c in best
+                              else "–" for c in cells),
+                     f"{label(win.case.cell)} {win.case.impl}"])
+    return table(["shape", *map(label, cells), "least"], rows, right=range(1, len(cells) + 1))
+
+
+def values(runs: Iterable[Training], key: str) -> list[float]:
+    """``summary[key]`` of every run that holds a number there."""
+    return [float(t.summary[key]) for t in runs if number(t.summary.get(key))]
+
+
+def epochs_run(runs: Sequence[Training]) -> str:
+    """Epochs run over epochs asked, e.g. ``3 / 20`` or ``3–5 / 20`` across seeds."""
+    done = sorted({len(t.epochs) for t in runs})
+    asked = max((t.epochs_requested for t in runs if t.epochs_requested), default=None)
+    text = f"{done[0]}–{done[-1]}" if len(done) > 1 else str(done[0])
+    return f"{text} / {asked}" if asked else text
+
+
+def synthetic_table(conv: Convergence) -> str:
+    """The adding and copy tasks: seeds solved, steps to solve, final held-out metrics."""
+    rows = []
+    for cell in sorted({t.cell for t in conv.runs}, key=order):
+        runs = [t for t in conv.runs if t.cell == cell]
+        solved = [t for t in runs if t.summary.get("solved")]
+        params = [t.params for t in runs if t.params]
+        rows.append([label(cell), count(params[0]) if params else "–",
+                     f"{len(solved)} of {len(runs)}",
+                     spread(values(solved, "steps_to_solve"), count),
+                     spread(values(runs, "final_loss")),
+                     spread(values(runs, "final_accuracy"), percent, points),
+                     spread(values(runs, "seconds_per_epoch")), epochs_run(runs)])
+    return table(["cell", "params", "seeds solved", "steps to solve (solved seeds)",
+                  "final held-out loss", "final held-out accuracy", "s/epoch",
+                  "epochs run / asked"], rows, right=range(1, 8))

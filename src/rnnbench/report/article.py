@@ -1,0 +1,202 @@
+"""The article's figures, as data, and the tables that set the exact numbers beside them.
+
+The article is the blog post this project checks ("LSTM 与 GRU 门控机制对比:3 种变体在
+PyTorch 中的参数量与收敛速度实测", ``shared/seed/article.txt``). Only its own figures are
+typed in here; every number set beside them comes from :mod:`rnnbench.params` or from the
+results files.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+from itertools import combinations
+
+from rnnbench.params import RecurrentConfig, count_parameters, vocab_size_for_total
+from rnnbench.report.load import Convergence
+from rnnbench.report.tables import (
+    count,
+    epochs_run,
+    label,
+    order,
+    percent,
+    points,
+    spread,
+    table,
+    values,
+)
+
+TEXT = "shared/seed/article.txt"
+
+
+@dataclass(frozen=True)
+class ImdbRow:
+    """One row of the article's IMDB table (§3.2); ``params`` is printed to 0.1M there."""
+
+    params: float
+    params_text: str
+    seconds_per_epoch: float
+    best_accuracy: float
+    converged_epoch: int
+
+
+#: §3.2 table "在IMDB数据集上的测试结果" (20 epochs; the device is not stated).
+IMDB: dict[str, ImdbRow] = {
+    "lstm": ImdbRow(2.1e6, "2.1M", 142, 0.872, 12),
+    "bilstm": ImdbRow(4.2e6, "4.2M", 210, 0.885, 15),
+    "gru": ImdbRow(1.6e6, "1.6M", 118, 0.868, 10),
+}
+IMDB_ROUNDING = 0.05e6  # a total printed as 2.1M lies within 2.1M ± 0.05M
+IMDB_EMBED, IMDB_HIDDEN, IMDB_LAYERS, IMDB_CLASSES, IMDB_EPOCHS = 256, 128, 2, 2, 20
+#: §1.3: the per-layer table at hidden 128 (bias-free formula G×(input+hidden)×hidden, G gate
+#: blocks) and what its code prints for ``nn.LSTM(256, 128)`` / ``nn.GRU(256, 128)``.
+PER_LAYER_TABLE = {"lstm": 131_072, "gru": 98_304}
+GATES = {"lstm": 4, "gru": 3}
+MODULE_PRINTED = {"lstm": 197_632, "gru": 148_224}
+MODULE_INPUT, MODULE_HIDDEN = 256, 128
+
+#: Report cell -> (``rnnbench.params`` cell, bidirectional).
+RECURRENT = {"gru": ("gru", False), "lstm": ("lstm", False), "bigru": ("gru", True),
+             "bilstm": ("lstm", True)}
+#: The configurations the parameter table lists: (name, input, hidden, layers).
+SHAPES = (("article §1.3, one layer", MODULE_INPUT, MODULE_HIDDEN, 1),
+          ("article IMDB stack", IMDB_EMBED, IMDB_HIDDEN, IMDB_LAYERS),
+          ("PyTorch fastrnns default", 512, 512, 1),
+          ("GloVe-300 embeddings, 2 layers", 300, 256, 2))
+
+
+def recurrent(cell: str, input_size: int, hidden: int, layers: int = 1,
+              bias: bool = True) -> RecurrentConfig:
+    mode, bidirectional = RECURRENT[cell]
+    return RecurrentConfig(mode, input_size, hidden, layers, bias, bidirectional)
+
+
+def mark(quoted: float, exact: float) -> str:
+    return "✓" if quoted == exact else "✗"
+
+
+def parameter_table() -> str:
+    """Layer 0, each further layer and the total per configuration and cell, with what the
+    article quotes for the same configuration."""
+    rows = []
+    for name, inp, hidden, layers in SHAPES:
+        for index, cell in enumerate(sorted(RECURRENT, key=order)):
+            one = count_parameters(recurrent(cell, inp, hidden))
+            total = count_parameters(recurrent(cell, inp, hidden, layers))
+            quoted = ""
+            if (inp, hidden, layers) == (MODULE_INPUT, MODULE_HIDDEN, 1) and cell in GATES:
+                quoted = (f"{count(MODULE_PRINTED[cell])} {mark(MODULE_PRINTED[cell], total)} "
+                          f"code; {count(PER_LAYER_TABLE[cell])} "
+                          f"{mark(PER_LAYER_TABLE[cell], total)} table")
+            elif (inp, hidden, layers) == (IMDB_EMBED, IMDB_HIDDEN, IMDB_LAYERS) and cell in IMDB:
+                quoted = f"{IMDB[cell].params_text} whole model"
+            rows.append([f"{name} (I={inp}, H={hidden}, L={layers})" if index == 0 else "",
+                         label(cell), count(one),
+                         count((total - one) // (layers - 1)) if layers > 1 else "–",
+                         count(total), quoted])
+    return table(["configuration", "cell", "layer 0", "each further layer", "total",
+                  "the article"], rows, right=(2, 3, 4))
+
+
+def per_layer_table() -> str:
+    """The article's §1.3 per-layer values against the exact counts they should be."""
+    rows = []
+    for cell, quoted in PER_LAYER_TABLE.items():
+        g, inp, h = GATES[cell], MODULE_INPUT, MODULE_HIDDEN
+        no_bias = count_parameters(recurrent(cell, inp, h, bias=False))
+        exact = count_parameters(recurrent(cell, inp, h))
+        square = count_parameters(recurrent(cell, h, h, bias=False))
+        rows.append([label(cell), count(quoted), f"{g}×({inp}+{h})×{h} = {count(no_bias)}",
+                     f"{count(exact)} (code prints {count(MODULE_PRINTED[cell])} "
+                     f"{mark(MODULE_PRINTED[cell], exact)})",
+                     f"{g}×({h}+{h})×{h} = {count(square)} {mark(quoted, square)}"])
+    return table(["cell", "article's table", f"formula at I={MODULE_INPUT}, H={MODULE_HIDDEN}",
+                  "exact, with PyTorch's two bias vectors", "formula at I=H=128"], rows)
+
+
+def imdb_totals() -> tuple[str, bool, list[str]]:
+    """The vocabulary each of the article's IMDB totals implies (total = V×E + recurrent +
+    head), whether one vocabulary fits all three, and the listed configurations whose
+    recurrent layers alone round to all three totals."""
+    rows, ranges = [], []
+    for cell, row in IMDB.items():
+        rec = recurrent(cell, IMDB_EMBED, IMDB_HIDDEN, IMDB_LAYERS)
+        low, mid, high = (vocab_size_for_total(row.params + d, IMDB_EMBED, rec, IMDB_CLASSES)
+                          for d in (-IMDB_ROUNDING, 0, IMDB_ROUNDING))
+        ranges.append((low, high))
+        rows.append([label(cell), row.params_text, count(count_parameters(rec)),
+                     count((rec.directions * IMDB_HIDDEN + 1) * IMDB_CLASSES), count(mid),
+                     f"{count(math.ceil(low))} – {count(math.floor(high))}"])
+    shared = max(lo for lo, _ in ranges) <= min(hi for _, hi in ranges)
+    alone = [f"{name} (I={inp}, H={hidden}, L={layers})" for name, inp, hidden, layers in SHAPES
+             if all(abs(count_parameters(recurrent(c, inp, hidden, layers)) - r.params)
+                    < IMDB_ROUNDING for c, r in IMDB.items())]
+    return (table(["model", "article's total", "recurrent layers", "head", "implied V",
+                   f"V for total ± {IMDB_ROUNDING / 1e6:g}M"], rows, right=(2, 3, 4)),
+            shared, alone)
+
+
+def section() -> str:
+    totals, shared, alone = imdb_totals()
+    return "\n\n".join([
+        "## Parameters",
+        "Closed-form counts from `rnnbench.params` (checked against the PyTorch modules in "
+        "`tests/test_params.py`), with PyTorch's two bias vectors per gate block. A "
+        "bidirectional layer counts both directions; a further layer reads both directions' "
+        "outputs. ✓ marks a figure of the article equal to the exact count, ✗ one that is not.",
+        parameter_table(),
+        "### The article's arithmetic",
+        "Per layer (§1.3): the article's table beside the exact counts for the layer its code "
+        f"builds, `nn.LSTM({MODULE_INPUT}, {MODULE_HIDDEN})` / `nn.GRU(...)`.",
+        per_layer_table(),
+        f"IMDB totals (§3.2): embedding {IMDB_EMBED}, hidden {IMDB_HIDDEN}, {IMDB_LAYERS} "
+        "layers and a linear head on the final state of every direction, so total = V×"
+        f"{IMDB_EMBED} + recurrent + head and each total implies a vocabulary size V "
+        "(`rnnbench.params.vocab_size_for_total`).",
+        totals,
+        f"One vocabulary gives all three totals: **{'yes' if shared else 'no'}**. "
+        "Listed configurations whose recurrent layers alone round to all three: "
+        f"{'; '.join(alone) or 'none'}.",
+    ])
+
+
+def imdb_table(conv: Convergence) -> str:
+    """Issue 13's table: per cell, mean ± sample std over seeds, beside the article's."""
+    rows = []
+    for cell in sorted({t.cell for t in conv.runs}, key=order):
+        runs = [t for t in conv.runs if t.cell == cell]
+        params = [t.params for t in runs if t.params]
+        quoted = IMDB.get(cell)
+        rows.append([
+            label(cell), count(params[0]) if params else "–", len(runs), epochs_run(runs),
+            spread(values(runs, "best_val_accuracy"), percent, points),
+            spread(values(runs, "test_accuracy_at_best"), percent, points),
+            spread(values(runs, "converged_epoch"), "{:.3g}".format),
+            spread(values(runs, "seconds_per_epoch")),
+            *((quoted.params_text, f"{quoted.seconds_per_epoch:g}",
+               percent(quoted.best_accuracy), quoted.converged_epoch) if quoted else ["–"] * 4),
+        ])
+    return table(["cell", "params", "seeds", "epochs run / asked", "best val acc",
+                  "test acc at best val", "converged at epoch",
+                  f"s/epoch ({conv.device_name})", "article: params", "article: s/epoch",
+                  "article: best acc", "article: converged at"], rows, right=range(1, 12))
+
+
+def imdb_pairs(conv: Convergence) -> list[str]:
+    """Per pair of cells: the difference in mean best validation accuracy, and whether it
+    exceeds the seed-to-seed spread (the larger of the two sample standard deviations)."""
+    best = {c: values([t for t in conv.runs if t.cell == c], "best_val_accuracy")
+            for c in sorted({t.cell for t in conv.runs}, key=order)}
+    lines = []
+    for a, b in combinations([c for c, v in best.items() if v], 2):
+        diff = (statistics.fmean(best[a]) - statistics.fmean(best[b])) * 100
+        text = f"- {label(a)} − {label(b)}: {diff:+.1f} points of best validation accuracy; "
+        if min(len(best[a]), len(best[b])) < 2:
+            lines.append(text + "one seed: spread unknown.")
+            continue
+        std = max(statistics.stdev(best[a]), statistics.stdev(best[b])) * 100
+        verdict = "exceeds" if abs(diff) > std else "does not exceed"
+        lines.append(text + f"{verdict} the seed-to-seed spread ({std:.1f} points, "
+                     f"n={len(best[a])} and {len(best[b])}).")
+    return lines
