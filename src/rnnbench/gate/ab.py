@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rnnbench.files import write_json
 from rnnbench.gate.compare import UnusableInput, parse_run
 from rnnbench.gate.rerun import suite_command, tree_env
 from rnnbench.results import Run
@@ -233,7 +234,7 @@ def measure(tree: Path, commit: str, folder: Path, pytest_args: str,
         document = _document(timings[side], infos[side], cpu,
                              commit if side == "baseline" else None)
         path = folder / f"{side}{label}.json"
-        path.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+        write_json(path, document)
         runs[side] = parse_run(document, str(path), f"A/B {side}")
     return Pair(runs["baseline"], runs["current"])
 
