@@ -13,9 +13,6 @@ from dataclasses import dataclass
 from rnnbench import cells
 from rnnbench.validate import check_positive, check_proj_size
 
-#: Derived from the registry; kept until the report reads the registry itself.
-GATES: dict[str, int] = {name: cell.gates for name, cell in cells.CELLS.items()}
-
 #: The deepest stack accepted: far beyond any trained RNN (cuDNN's own examples stop at a
 #: few dozen), and small enough that listing every tensor stays instant.
 MAX_LAYERS = 1000
