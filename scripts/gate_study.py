@@ -26,12 +26,11 @@ from itertools import permutations
 from pathlib import Path
 from typing import Any
 
+from rnnbench.bench.slowdown import ENV as SLOWDOWN_ENV
 from rnnbench.files import write_atomic
 from rnnbench.gate.compare import Comparison, Rule, compare, load_run
 from rnnbench.gate.rerun import run_suite
 from rnnbench.results import Run
-
-SLOWDOWN_ENV = "RNNBENCH_SLOWDOWN"  # the benchmarks' test-only switch: CELL:IMPL:FACTOR
 
 MIN_RATIOS = (1.05, 1.1, 1.15, 1.2, 1.25, 1.3)
 

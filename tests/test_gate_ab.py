@@ -12,11 +12,11 @@ import pytest
 from test_gate_synthetic import suite, write
 
 from rnnbench.bench.grid import Case
+from rnnbench.bench.slowdown import ENV as SLOWDOWN_ENV
 from rnnbench.cli import main
 from rnnbench.gate import ab
 from rnnbench.gate.compare import UnusableInput, load_run, parse_run
 from rnnbench.gate.rerun import CPU_ARGS
-from rnnbench.bench.slowdown import ENV as SLOWDOWN_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 EPYC = {"cpu": "AMD EPYC", "arch": "x86_64", "cpu_flags": "avx2 fma"}
