@@ -284,7 +284,8 @@ def test_no_results_at_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert main(["report"]) == 0
     assert "reports/notes.json is not a results file, ignored" in capsys.readouterr().err
     text = (tmp_path / "reports" / "README.md").read_text()
-    assert row(rows(section(text, "## Parameters")), cell="GRU", total="148,224")
+    gru = row(rows(section(text, "## Parameters")), cell="GRU")
+    assert gru["article §1.3, one layer (I=256, H=128, L=1)"] == "148,224"
     assert "`reports/notes.json`: not a results file" in section(text, "## Inputs")
     assert not list((tmp_path / "reports").glob("*.png"))
 

@@ -13,6 +13,7 @@ import statistics
 from dataclasses import dataclass
 from itertools import combinations
 
+from rnnbench import cells
 from rnnbench.params import RecurrentConfig, count_parameters, vocab_size_for_total
 from rnnbench.report.load import Convergence
 from rnnbench.report.tables import (
@@ -52,13 +53,9 @@ IMDB_EMBED, IMDB_HIDDEN, IMDB_LAYERS, IMDB_CLASSES, IMDB_EPOCHS = 256, 128, 2, 2
 #: §1.3: the per-layer table at hidden 128 (bias-free formula G×(input+hidden)×hidden, G gate
 #: blocks) and what its code prints for ``nn.LSTM(256, 128)`` / ``nn.GRU(256, 128)``.
 PER_LAYER_TABLE = {"lstm": 131_072, "gru": 98_304}
-GATES = {"lstm": 4, "gru": 3}
 MODULE_PRINTED = {"lstm": 197_632, "gru": 148_224}
 MODULE_INPUT, MODULE_HIDDEN = 256, 128
 
-#: Report cell -> (``rnnbench.params`` cell, bidirectional).
-RECURRENT = {"gru": ("gru", False), "lstm": ("lstm", False), "bigru": ("gru", True),
-             "bilstm": ("lstm", True)}
 #: The configurations the parameter table lists: (name, input, hidden, layers).
 SHAPES = (("article §1.3, one layer", MODULE_INPUT, MODULE_HIDDEN, 1),
           ("article IMDB stack", IMDB_EMBED, IMDB_HIDDEN, IMDB_LAYERS),
@@ -68,8 +65,9 @@ SHAPES = (("article §1.3, one layer", MODULE_INPUT, MODULE_HIDDEN, 1),
 
 def recurrent(cell: str, input_size: int, hidden: int, layers: int = 1,
               bias: bool = True) -> RecurrentConfig:
-    mode, bidirectional = RECURRENT[cell]
-    return RecurrentConfig(mode, input_size, hidden, layers, bias, bidirectional)
+    """``cell`` as the registry names a case (``bilstm``: the LSTM, two directions)."""
+    spec, directions = cells.parse(cell)
+    return RecurrentConfig(spec.name, input_size, hidden, layers, bias, directions == 2)
 
 
 def mark(quoted: float, exact: float) -> str:
@@ -77,33 +75,30 @@ def mark(quoted: float, exact: float) -> str:
 
 
 def parameter_table() -> str:
-    """Layer 0, each further layer and the total per configuration and cell, with what the
-    article quotes for the same configuration."""
+    """Totals of every registered cell, one and two directions, in each of :data:`SHAPES`,
+    with what the article quotes for the same configurations."""
     rows = []
-    for name, inp, hidden, layers in SHAPES:
-        for index, cell in enumerate(sorted(RECURRENT, key=order)):
-            one = count_parameters(recurrent(cell, inp, hidden))
-            total = count_parameters(recurrent(cell, inp, hidden, layers))
-            quoted = ""
-            if (inp, hidden, layers) == (MODULE_INPUT, MODULE_HIDDEN, 1) and cell in GATES:
-                quoted = (f"{count(MODULE_PRINTED[cell])} {mark(MODULE_PRINTED[cell], total)} "
-                          f"code; {count(PER_LAYER_TABLE[cell])} "
-                          f"{mark(PER_LAYER_TABLE[cell], total)} table")
-            elif (inp, hidden, layers) == (IMDB_EMBED, IMDB_HIDDEN, IMDB_LAYERS) and cell in IMDB:
-                quoted = f"{IMDB[cell].params_text} whole model"
-            rows.append([f"{name} (I={inp}, H={hidden}, L={layers})" if index == 0 else "",
-                         label(cell), count(one),
-                         count((total - one) // (layers - 1)) if layers > 1 else "–",
-                         count(total), quoted])
-    return table(["configuration", "cell", "layer 0", "each further layer", "total",
-                  "the article"], rows, right=(2, 3, 4))
+    for cell in sorted(cells.names(), key=order):
+        quoted = []
+        if cell in MODULE_PRINTED:
+            exact = count_parameters(recurrent(cell, MODULE_INPUT, MODULE_HIDDEN))
+            quoted.append(f"§1.3: {count(MODULE_PRINTED[cell])} "
+                          f"{mark(MODULE_PRINTED[cell], exact)} code, "
+                          f"{count(PER_LAYER_TABLE[cell])} {mark(PER_LAYER_TABLE[cell], exact)} "
+                          "table")
+        if cell in IMDB:
+            quoted.append(f"§3.2: {IMDB[cell].params_text} whole model")
+        rows.append([label(cell), *(count(count_parameters(recurrent(cell, *shape[1:])))
+                                    for shape in SHAPES), "; ".join(quoted)])
+    return table(["cell", *(f"{name} (I={i}, H={h}, L={n})" for name, i, h, n in SHAPES),
+                  "the article"], rows, right=range(1, len(SHAPES) + 1))
 
 
 def per_layer_table() -> str:
     """The article's §1.3 per-layer values against the exact counts they should be."""
     rows = []
     for cell, quoted in PER_LAYER_TABLE.items():
-        g, inp, h = GATES[cell], MODULE_INPUT, MODULE_HIDDEN
+        g, inp, h = cells.get(cell).gates, MODULE_INPUT, MODULE_HIDDEN
         no_bias = count_parameters(recurrent(cell, inp, h, bias=False))
         exact = count_parameters(recurrent(cell, inp, h))
         square = count_parameters(recurrent(cell, h, h, bias=False))
@@ -144,7 +139,8 @@ def section() -> str:
         "Closed-form counts from `rnnbench.params` (checked against the PyTorch modules in "
         "`tests/test_params.py`), with PyTorch's two bias vectors per gate block. A "
         "bidirectional layer counts both directions; a further layer reads both directions' "
-        "outputs. ✓ marks a figure of the article equal to the exact count, ✗ one that is not.",
+        "outputs. Totals of the recurrent layers; ✓ marks a figure of the article equal to the "
+        "exact count, ✗ one that is not.",
         parameter_table(),
         "### The article's arithmetic",
         "Per layer (§1.3): the article's table beside the exact counts for the layer its code "

@@ -11,37 +11,36 @@ import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 
+from rnnbench import cells
 from rnnbench.bench.grid import Case
 from rnnbench.report.load import Convergence, Training, number
 from rnnbench.results import Result
 
-#: Label and colour of each cell, in reading order. LSTM family cool, GRU family warm, the
-#: vanilla RNN grey; a bidirectional cell is the darker sibling of its one-way cell.
-CELLS: dict[str, tuple[str, str]] = {
-    "rnn": ("RNN", "#7f7f7f"),
-    "lstm": ("LSTM", "#1f77b4"),
-    "bilstm": ("BiLSTM", "#17365d"),
-    "gru": ("GRU", "#ff7f0e"),
-    "bigru": ("BiGRU", "#a63603"),
-}
 IMPLS = ("native", "eager", "script", "compiled", "fused")
 PASSES = {"fwdbwd": "forward+backward", "fwd": "forward"}
 #: The curve each convergence task is judged by.
 PRIMARY = {"imdb": "val_accuracy", "adding": "eval_loss", "copy": "eval_accuracy"}
 
 
+def _known(cell: str) -> bool:
+    return cell in cells.names()
+
+
 def label(cell: str) -> str:
-    return CELLS.get(cell, (cell, ""))[0]
+    """The registry's label (``bilstm`` -> ``BiLSTM``); an unregistered name as it is."""
+    return cells.label(cell) if _known(cell) else cell
 
 
 def colour(cell: str) -> str:
-    return CELLS.get(cell, ("", "#2ca02c"))[1]
+    return cells.colour(cell) if _known(cell) else "#7f7f7f"
 
 
 def order(cell: str, impl: str = "") -> tuple:
-    """Sort key: cells in :data:`CELLS` order, then implementations in :data:`IMPLS` order."""
-    rank = list(CELLS).index(cell) if cell in CELLS else len(CELLS)
-    return (rank, cell, IMPLS.index(impl) if impl in IMPLS else len(IMPLS), impl)
+    """Sort key: cells in registry order, each before its bidirectional twin, then
+    implementations in :data:`IMPLS` order."""
+    spec, directions = cells.parse(cell) if _known(cell) else (None, 0)
+    rank = list(cells.CELLS).index(spec.name) if spec else len(cells.CELLS)
+    return (rank, directions, cell, IMPLS.index(impl) if impl in IMPLS else len(IMPLS), impl)
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]], right: Iterable[int] = ()
