@@ -307,7 +307,7 @@ def test_compiled_does_not_unroll_the_time_loop() -> None:
 def test_native_and_fused_are_refused_where_the_registry_has_none(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A cell without a torch.nn twin (or a hand-written backward) builds every other impl."""
-    plain = dataclasses.replace(CELLS["lstm"], name="toy", native=None, fused=None)
+    plain = dataclasses.replace(CELLS["lstm"], name="toy", native=None, scans={})
     monkeypatch.setitem(CELLS, "toy", plain)
     assert plain.impls == ("eager", "script", "compiled")
     for impl in ("native", "fused"):

@@ -160,4 +160,4 @@ def test_readme_install_lines_and_commands_that_change_no_committed_file() -> No
     assert "pip install -e . && pytest benchmarks --benchmark-autosave" in readme
     assert 'pip install -e ".[dev]" && pytest --benchmark-disable' in readme
     assert "--benchmark-json=reports/" not in readme
-    assert "rnnbench report FILE --out" in readme and "seed article" in readme
+    assert "rnnbench report FILE --out" in readme and "the article" in readme

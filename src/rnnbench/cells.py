@@ -23,6 +23,7 @@ Bidirectional is an axis, not a cell: ``bilstm`` names the LSTM with two directi
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Optional
@@ -31,14 +32,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rnnbench import fused
+from rnnbench import fused, parallel
 from rnnbench.validate import check_choice
 
 Shapes = dict[str, tuple[int, ...]]
 #: ``(x (T, B, I), {name: tensor}) -> (gi (T, B, G*H), step weights)``
 Projection = Callable[[Tensor, dict[str, Tensor]], tuple[Tensor, list[Tensor]]]
 #: ``(gi, state, step weights, reverse, mask) -> (outputs (T, B, H), final state)``
-FusedScan = Callable[[Tensor, list[Tensor], list[Tensor], bool, Optional[Tensor]],
+Scan = Callable[[Tensor, list[Tensor], list[Tensor], bool, Optional[Tensor]],
                      tuple[Tensor, list[Tensor]]]
 
 
@@ -62,6 +63,34 @@ def gated_count(gates: int, layer_input: int, hidden: int, bias: bool,
     return gates * hidden * (layer_input + (recurrent or hidden) + 2 * int(bias))
 
 
+def peephole_shapes(layer_input: int, hidden: int, bias: bool,
+                    recurrent: int | None = None) -> Shapes:
+    """nn.LSTM's four tensors plus the diagonal peepholes ``weight_c{i,f,o}`` ``(H,)``."""
+    return {**gated_shapes(4, layer_input, hidden, bias, recurrent),
+            "weight_ci": (hidden,), "weight_cf": (hidden,), "weight_co": (hidden,)}
+
+
+def peephole_count(layer_input: int, hidden: int, bias: bool,
+                   recurrent: int | None = None) -> int:
+    """``4*H*(I + H + 2b) + 3*H``."""
+    return gated_count(4, layer_input, hidden, bias, recurrent) + 3 * hidden
+
+
+def input_only_shapes(gates: int, layer_input: int, hidden: int, bias: bool,
+                      recurrent: int | None = None) -> Shapes:
+    """Gates from the input alone: ``weight_ih (G*H, I)`` and one bias ``bias_ih (G*H,)``."""
+    shapes: Shapes = {"weight_ih": (gates * hidden, layer_input)}
+    if bias:
+        shapes["bias_ih"] = (gates * hidden,)
+    return shapes
+
+
+def input_only_count(gates: int, layer_input: int, hidden: int, bias: bool,
+                     recurrent: int | None = None) -> int:
+    """``G*H*(I + b)``: no recurrent matrix at all."""
+    return gates * hidden * (layer_input + int(bias))
+
+
 @dataclass(frozen=True)
 class Cell:
     """One recurrent cell: its gates, state, parameters, maths and implementations."""
@@ -76,25 +105,40 @@ class Cell:
     step: type[nn.Module]
     native: type[nn.RNNBase] | None = None  # the torch.nn twin, if there is one
     native_kwargs: dict[str, object] = field(default_factory=dict)
-    fused: FusedScan | None = None  # a scan with a hand-written backward, if there is one
+    #: Whole-sequence scans beyond the step loops, by impl name: ``fused`` (a hand-written
+    #: backward), ``parallel`` (a scan over T for cells whose gates see only the input).
+    scans: dict[str, Scan] = field(default_factory=dict)
+    #: Tensors of one layer and direction and their closed-form count, when not PyTorch's four.
+    layout: Callable[[int, int, bool, int | None], Shapes] | None = None
+    size: Callable[[int, int, bool, int | None], int] | None = None
+    zero_init: tuple[str, ...] = ()  # tensors that start at zero (peepholes)
     projects: bool = False  # accepts proj_size (nn.LSTM's projection)
     colour: str = "#7f7f7f"
 
     def shapes(self, layer_input: int, hidden: int, bias: bool,
                recurrent: int | None = None) -> Shapes:
         """The parameter tensors of one layer and direction, names without the suffix."""
+        if self.layout:
+            return self.layout(layer_input, hidden, bias, recurrent)
         return gated_shapes(self.gates, layer_input, hidden, bias, recurrent)
 
     def count(self, layer_input: int, hidden: int, bias: bool,
               recurrent: int | None = None) -> int:
         """Closed-form parameters of one layer and direction (checked against shapes)."""
+        if self.size:
+            return self.size(layer_input, hidden, bias, recurrent)
         return gated_count(self.gates, layer_input, hidden, bias, recurrent)
+
+    @property
+    def default_impl(self) -> str:
+        """What a model of this cell runs by default: its twin, else its fastest scan."""
+        return "native" if self.native else next(iter(self.scans), "eager")
 
     @property
     def impls(self) -> tuple[str, ...]:
         """The implementations this cell has, ``native`` (its twin) first."""
         return (*(("native",) if self.native else ()), "eager", "script", "compiled",
-                *(("fused",) if self.fused else ()))
+                *self.scans)
 
 
 def _folded(x: Tensor, p: dict[str, Tensor]) -> tuple[Tensor, list[Tensor]]:
@@ -149,6 +193,71 @@ class GRUStep(nn.Module):
         return [n + z * (h - n)]  # == (1 - z) * n + z * h, one op fewer
 
 
+def _peephole_projection(x: Tensor, p: dict[str, Tensor]) -> tuple[Tensor, list[Tensor]]:
+    gi, weights = _folded(x, p)
+    return gi, [*weights, p["weight_ci"], p["weight_cf"], p["weight_co"]]
+
+
+def _input_only(x: Tensor, p: dict[str, Tensor]) -> tuple[Tensor, list[Tensor]]:
+    return F.linear(x, p["weight_ih"], p.get("bias_ih")), []
+
+
+class PeepholeStep(nn.Module):
+    """LSTM with diagonal peepholes: ``i, f`` see ``c_{t-1}``, ``o`` sees ``c_t``."""
+
+    def forward(self, gi_t: Tensor, state: list[Tensor], weights: list[Tensor]) -> list[Tensor]:
+        h, c = state[0], state[1]
+        i, f, g, o = torch.addmm(gi_t, h, weights[0].t()).chunk(4, 1)
+        c_new = (torch.sigmoid(f + weights[2] * c) * c
+                 + torch.sigmoid(i + weights[1] * c) * torch.tanh(g))
+        return [torch.sigmoid(o + weights[3] * c_new) * torch.tanh(c_new), c_new]
+
+
+class CIFGStep(nn.Module):
+    """Coupled input and forget gate, ``i = 1 - f``; blocks ``f, g, o``."""
+
+    def forward(self, gi_t: Tensor, state: list[Tensor], weights: list[Tensor]) -> list[Tensor]:
+        h, c = state[0], state[1]
+        f, g, o = torch.addmm(gi_t, h, weights[0].t()).chunk(3, 1)
+        f = torch.sigmoid(f)
+        c = f * c + (1 - f) * torch.tanh(g)
+        return [torch.sigmoid(o) * torch.tanh(c), c]
+
+
+class MGUStep(nn.Module):
+    """Minimal gated unit; blocks ``f, h``; the gate scales ``h`` before its matmul."""
+
+    def forward(self, gi_t: Tensor, state: list[Tensor], weights: list[Tensor]) -> list[Tensor]:
+        h = state[0]
+        u_f, u_h = weights[0].chunk(2, 0)  # (H, H) each
+        gi_f, gi_h = gi_t.chunk(2, 1)
+        f = torch.sigmoid(torch.addmm(gi_f, h, u_f.t()))
+        candidate = torch.tanh(torch.addmm(gi_h, f * h, u_h.t()))
+        return [h + f * (candidate - h)]  # == (1 - f) ⊙ h + f ⊙ candidate
+
+
+def _g(x: Tensor) -> Tensor:
+    return torch.where(x >= 0, x + 0.5, torch.sigmoid(x))
+
+
+class MinGRUStep(nn.Module):
+    """``h' = (1 - z) ⊙ h + z ⊙ g(k_h)``, ``z = σ(k_z)``: the gates see ``x_t`` only."""
+
+    def forward(self, gi_t: Tensor, state: list[Tensor], weights: list[Tensor]) -> list[Tensor]:
+        k_z, k_h = gi_t.chunk(2, 1)
+        z = torch.sigmoid(k_z)
+        return [state[0] + z * (_g(k_h) - state[0])]
+
+
+class MinLSTMStep(nn.Module):
+    """``h' = f' ⊙ h + i' ⊙ g(k_h)`` with ``f' = f/(f+i)``, ``i' = i/(f+i)``."""
+
+    def forward(self, gi_t: Tensor, state: list[Tensor], weights: list[Tensor]) -> list[Tensor]:
+        k_f, k_i, k_h = gi_t.chunk(3, 1)
+        f, i = torch.sigmoid(k_f), torch.sigmoid(k_i)
+        return [(f * state[0] + i * _g(k_h)) / (f + i)]
+
+
 CELLS: dict[str, Cell] = {cell.name: cell for cell in (
     Cell("rnn", "RNN", "h' = tanh(W_ih x + b_ih + W_hh h + b_hh)",
          "Elman 1990, Finding structure in time", gates=1, state=("h",),
@@ -158,11 +267,32 @@ CELLS: dict[str, Cell] = {cell.name: cell for cell in (
          "c' = f⊙c + i⊙g; h' = o⊙tanh(c')",
          "Hochreiter & Schmidhuber 1997; forget gate: Gers et al. 2000", gates=4,
          state=("h", "c"), projection=_folded, step=LSTMStep, native=nn.LSTM,
-         fused=fused.lstm_scan, projects=True, colour="#1f77b4"),
+         scans={"fused": fused.lstm_scan}, projects=True, colour="#1f77b4"),
     Cell("gru", "GRU", "r,z = σ(W x + U h + b); n = tanh(W_n x + b_in + r⊙(U_n h + b_hn)); "
          "h' = (1-z)⊙n + z⊙h", "Cho et al. 2014", gates=3, state=("h",),
-         projection=_gru_projection, step=GRUStep, native=nn.GRU, fused=fused.gru_scan,
+         projection=_gru_projection, step=GRUStep, native=nn.GRU, scans={"fused": fused.gru_scan},
          colour="#ff7f0e"),
+    Cell("peephole", "Peephole LSTM", "LSTM with i,f += w_c{i,f}⊙c; o += w_co⊙c'",
+         "Gers, Schraudolph & Schmidhuber 2002", gates=4, state=("h", "c"),
+         projection=_peephole_projection, step=PeepholeStep, layout=peephole_shapes,
+         size=peephole_count, zero_init=("weight_ci", "weight_cf", "weight_co"),
+         colour="#9467bd"),
+    Cell("cifg", "CIFG", "f,o = σ(W x + U h + b); g = tanh(W x + U h + b); c' = f⊙c + (1-f)⊙g; "
+         "h' = o⊙tanh(c')", "Greff et al. 2017 (coupled input-forget gate)", gates=3,
+         state=("h", "c"), projection=_folded, step=CIFGStep, colour="#8c564b"),
+    Cell("mgu", "MGU", "f = σ(W_f x + U_f h + b_f); ĥ = tanh(W_h x + U_h (f⊙h) + b_h); "
+         "h' = (1-f)⊙h + f⊙ĥ", "Zhou et al. 2016, Minimal gated unit", gates=2,
+         state=("h",), projection=_folded, step=MGUStep, colour="#e377c2"),
+    Cell("mingru", "minGRU", "z = σ(W_z x + b_z); h' = (1-z)⊙h + z⊙g(W_h x + b_h)",
+         "Feng et al. 2024, Were RNNs All We Needed?", gates=2, state=("h",),
+         projection=_input_only, step=MinGRUStep, scans={"parallel": parallel.mingru_scan},
+         layout=functools.partial(input_only_shapes, 2),
+         size=functools.partial(input_only_count, 2), colour="#17becf"),
+    Cell("minlstm", "minLSTM", "f,i = σ(W x + b); h' = (f⊙h + i⊙g(W_h x + b_h)) / (f+i)",
+         "Feng et al. 2024, Were RNNs All We Needed?", gates=3, state=("h",),
+         projection=_input_only, step=MinLSTMStep, scans={"parallel": parallel.minlstm_scan},
+         layout=functools.partial(input_only_shapes, 3),
+         size=functools.partial(input_only_count, 3), colour="#bcbd22"),
 )}
 
 #: The prefix of a case name with two directions: ``bilstm``.

@@ -12,6 +12,8 @@ of variable-length sequences. Implementations:
 - ``script``: the same loop compiled by TorchScript (``torch.jit.script``);
 - ``fused``: one ``torch.autograd.Function`` per scan with a hand-written backward, for the
   cells whose registry entry has one (:mod:`rnnbench.fused`);
+- ``parallel``: a log-space scan over the whole sequence at once, for the cells whose gates
+  see only the input (:mod:`rnnbench.parallel`);
 - ``compiled``: the loop in Python around a ``torch.compile``-d *step*. The loop itself is
   never traced, so the graph (and compile time) does not grow with the sequence length.
 
@@ -107,20 +109,24 @@ def _compiled(cell: Cell) -> nn.Module:
     return Scan(torch.compile(cell.step(), fullgraph=True))
 
 
-class Fused(nn.Module):
-    """The scan contract over a cell's hand-written ``fused`` function."""
+class Whole(nn.Module):
+    """The scan contract over one of a cell's whole-sequence scans (``fused``, ``parallel``)."""
 
-    def __init__(self, cell: Cell) -> None:
+    def __init__(self, scan: cells.Scan) -> None:
         super().__init__()
-        self.scan = cell.fused
+        self.scan = scan
 
     def forward(self, gi: Tensor, state: list[Tensor], weights: list[Tensor], reverse: bool,
                 mask: Optional[Tensor]) -> tuple[Tensor, list[Tensor]]:
         return self.scan(gi, state, weights, reverse, mask)
 
 
-#: Implementation name -> scan factory. ``native`` is handled by :mod:`rnnbench.build`.
-IMPLS = {"eager": _eager, "script": _script, "compiled": _compiled, "fused": Fused}
+#: The loops every cell has, from its step. ``native`` is handled by :mod:`rnnbench.build`;
+#: the rest (``fused``, ``parallel``) are whole-sequence scans of the cells that have them.
+LOOPS = {"eager": _eager, "script": _script, "compiled": _compiled}
+#: Every implementation name, in the order reports list them.
+IMPLS: tuple[str, ...] = (*LOOPS, *dict.fromkeys(
+    impl for cell in cells.CELLS.values() for impl in cell.scans))
 
 
 @functools.cache
@@ -130,4 +136,4 @@ def scan_for(cell: str, impl: str) -> nn.Module:
     if impl not in spec.impls or impl == "native":
         raise ValueError(f"impl={impl!r} is not accepted for cell {cell!r}: it has "
                          f"{', '.join(spec.impls)}")
-    return IMPLS[impl](spec)
+    return LOOPS[impl](spec) if impl in LOOPS else Whole(spec.scans[impl])

@@ -33,23 +33,26 @@ BACKWARD_FACTOR = {"fwd": 1, "fwdbwd": 3}
 def matmul_flops(case: Case, tokens: int) -> int:
     """Matrix-multiply FLOPs of one pass over ``tokens`` real time steps.
 
-    A token of layer ``l`` and one direction costs two matmuls against ``G*H`` gate rows:
-    the input projection ``W_ih x_t`` (``I_l`` columns; ``I_0 = I``, ``I_l = D*H`` above)
-    and the recurrent ``W_hh h_{t-1}`` (``H`` columns), each ``2*rows*columns`` FLOPs (one
-    multiply and one add per weight, ``torch.utils.flop_counter``'s convention)::
+    A token of layer ``l`` and one direction multiplies every weight *matrix* of the cell
+    once (:meth:`rnnbench.cells.Cell.shapes`: for the gated cells the input projection
+    ``W_ih (G*H, I_l)``, with ``I_0 = I`` and ``I_l = D*H`` above, and the recurrent ``W_hh
+    (G*H, H)``), at ``2*rows*columns`` FLOPs each (one multiply and one add per weight,
+    ``torch.utils.flop_counter``'s convention)::
 
-        fwd = tokens * sum over layers and directions of 2*G*H*(I_l + H)
+        fwd = tokens * sum over layers and directions of 2 * (weight-matrix entries)
 
-    The backward pass multiplies each weight twice more (gradient of the input and of the
-    weight), so ``fwdbwd = 3 * fwd``. Element-wise gate arithmetic (``O(G*H)`` per token,
-    against ``O(G*H*(I+H))``) is left out, as FLOP counters do.
+    which is ``2*G*H*(I_l + H)`` for a gated cell. The backward pass multiplies each weight
+    twice more (gradient of the input and of the weight), so ``fwdbwd = 3 * fwd``. Element-wise
+    gate arithmetic (``O(G*H)`` per token) is left out, as FLOP counters do.
     """
-    gates, hidden = cells.get(case.base_cell).gates, case.hidden_size
+    cell, hidden = cells.get(case.base_cell), case.hidden_size
     directions = 2 if case.bidirectional else 1
     per_token = 0
     for layer in range(case.num_layers):
         layer_input = case.input_size if layer == 0 else directions * hidden
-        per_token += directions * 2 * gates * hidden * (layer_input + hidden)
+        shapes = cell.shapes(layer_input, hidden, True).values()
+        per_token += directions * 2 * sum(rows * columns for rows, columns in
+                                          (s for s in shapes if len(s) == 2))
     return BACKWARD_FACTOR[case.pass_] * per_token * tokens
 
 

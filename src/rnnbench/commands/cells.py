@@ -33,10 +33,10 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(table, indent=1, ensure_ascii=False))
         return 0
     key = f"params_I{INPUT}_H{HIDDEN}"
-    print(f"{'cell':6} {'gates':>5} {'state':6} {f'params I={INPUT} H={HIDDEN}':>20}  "
+    print(f"{'cell':8} {'gates':>5} {'state':6} {f'params I={INPUT} H={HIDDEN}':>20}  "
           f"{'twin':16} implementations")
     for row in table:
-        print(f"{row['name']:6} {row['gates']:>5} {','.join(row['state']):6} {row[key]:>20,}  "
+        print(f"{row['name']:8} {row['gates']:>5} {','.join(row['state']):6} {row[key]:>20,}  "
               f"{row['native'] or '-':16} {', '.join(row['impls'])}")
-        print(f"{'':6} {row['equations']}  ({row['paper']})")
+        print(f"{'':8} {row['equations']}  ({row['paper']})")
     return 0

@@ -65,6 +65,9 @@ class RecurrentStack(nn.Module):
                  num_layers: int = 1, dropout: float = 0.0) -> None:
         super().__init__()
         self.config = recurrent_config(cell, input_size, hidden_size, num_layers)
+        spec = cells.get(self.config.cell)
+        # A cell without a torch.nn twin trains with its own default implementation.
+        impl = spec.default_impl if impl == "native" and spec.native is None else impl
         self.impl = impl
         self.dropout = dropout
         self.layers = nn.ModuleList()
