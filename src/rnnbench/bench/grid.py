@@ -152,11 +152,21 @@ QUICK: tuple[Sweep, ...] = (
     Sweep(directions=ONE, models=(FASTRNNS,), devices=("cuda",), dtypes=HALF),
 )
 
+#: Every registered cell, and those with a ``parallel`` scan (whose length sweep asks where
+#: the scan over T beats the step loop).
+ALL_CELLS: tuple[str, ...] = tuple(cells.CELLS)
+SCAN_CELLS: tuple[str, ...] = tuple(n for n, c in cells.CELLS.items() if "parallel" in c.scans)
+LENGTHS: tuple[int, ...] = (16, 32, 64, 100, 256, 512, 800, 1024)
+
 #: ``full``: the sweep. T from 16 to 1024 and B from 1 to 256 on one layer of the seed
-#: model, both passes; every model in both layouts; half precision on CUDA.
+#: model, both passes; every model in both layouts; half precision on CUDA; every registered
+#: cell at the seed layer's shape, and the scan cells' step loop against their scan over T.
 FULL: tuple[Sweep, ...] = (
     *QUICK,
-    Sweep(models=(SEED_LAYER,), lengths=(16, 32, 64, 100, 256, 512, 800, 1024), passes=PASSES),
+    Sweep(cells=ALL_CELLS, directions=ONE, models=(SEED_LAYER,), passes=PASSES),
+    Sweep(cells=SCAN_CELLS, directions=ONE, impls=("eager", "parallel"), models=(SEED_LAYER,),
+          lengths=LENGTHS, passes=PASSES),
+    Sweep(models=(SEED_LAYER,), lengths=LENGTHS, passes=PASSES),
     Sweep(models=(SEED_LAYER,), batches=(1, 8, 16, 32, 64, 128, 256), passes=PASSES),
     Sweep(models=(SEED, SEED_LAYER, FASTRNNS), passes=PASSES, layouts=LAYOUTS),
     Sweep(models=(SEED_LAYER, FASTRNNS), passes=PASSES, devices=("cuda",), dtypes=HALF),
