@@ -133,7 +133,7 @@ def report(files: list[Path], tmp_path_factory: pytest.TempPathFactory) -> str:
     text = (out / "README.md").read_text()
     linked = figures(text)
     assert sorted(linked) == sorted(p.name for p in out.glob("*.png"))
-    assert len(linked) == 6  # time vs T, vs B, memory, custom/native; two learning curves
+    assert len(linked) == 7  # time vs T, vs B, memory, custom/native; ablation; two curves
     for name in linked:
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
     return text
@@ -142,8 +142,8 @@ def report(files: list[Path], tmp_path_factory: pytest.TempPathFactory) -> str:
 def test_every_contents_link_has_its_heading(report: str) -> None:
     links = re.findall(r"^- \[([^\]]+)\]\((#[^)]+)\)$", report, re.MULTILINE)
     assert [title for title, _ in links] == [
-        "Selection guide", "Parameters", "Speed and memory: Test CPU (cpu.json)", "Convergence",
-        "Inputs"]
+        "Selection guide", "Parameters", "Speed and memory: Test CPU (cpu.json)",
+        "Gating ablation", "Convergence", "Inputs"]
     for title, target in links:
         assert f"\n## {title}\n" in report and anchor(title) == target
 
@@ -183,6 +183,27 @@ def test_guide_names_the_fastest_and_the_most_accurate(report: str) -> None:
         "GRU 87.5% > LSTM 85.5%")
     assert row(accuracy, task="adding")["cells, best first (mean over seeds)"] == (
         "LSTM 2/2 solved, 0.00200 > GRU 2/2 solved, 0.00300 > RNN 0/2 solved, 0.160")
+
+
+def test_gating_ablation_row_per_cell(report: str) -> None:
+    ablation = section(report, "## Gating ablation")
+    table = rows(ablation)
+    assert [r["cell"] for r in table] == ["RNN", "LSTM", "GRU"]
+    # GRU native 32 ms over LSTM native 40 ms at T100 B64; adding solved at steps 200 and 300.
+    assert row(table, cell="GRU") == {
+        "cell": "GRU", "params (I=256, H=128)": "148,224", "time / native LSTM": "0.80×",
+        "fastest impl": "native", "adding: solved": "2 / 2", "adding: median steps": "250",
+        "IMDB best val acc": "87.5%"}
+    assert row(table, cell="LSTM")["time / native LSTM"] == "1.00×"
+    assert row(table, cell="RNN")["params (I=256, H=128)"] == "49,408"
+    assert [row(table, cell="RNN")[k] for k in (
+        "time / native LSTM", "adding: solved", "adding: median steps", "IMDB best val acc")] \
+        == ["–", "0 / 2", "–", "–"]
+    assert figures(ablation) == ["gating-ablation.png"]
+    gates = rows(section(report, "### Which gates can go"))
+    assert gates == [{"task": "adding",
+                      "solved every seed, fewest parameters first: share of LSTM's (seeds)":
+                      "GRU 75.0% (2/2), LSTM 100.0% (2/2)"}]
 
 
 def test_imdb_table_beside_the_article(report: str) -> None:

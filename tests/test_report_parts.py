@@ -8,13 +8,24 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from test_report import row, rows
+from test_report import bench_case, row, rows
 
-from rnnbench import cells
+from rnnbench import cells, results
 from rnnbench.params import count_parameters, vocab_size_for_total
 from rnnbench.report import article
 from rnnbench.report.load import Convergence, Training
-from rnnbench.report.tables import colour, count, epochs_run, label, order, plain, spread, table
+from rnnbench.report.tables import (
+    colour,
+    count,
+    epochs_run,
+    label,
+    order,
+    plain,
+    solved,
+    spread,
+    table,
+    versus_lstm,
+)
 
 
 def test_parameter_table_holds_every_cell_and_marks_the_article() -> None:
@@ -100,3 +111,37 @@ def test_labels_and_colours_come_from_the_registry() -> None:
     assert len({colour(c) for c in names}) == len(names)
     assert [label(c) for c in sorted(names, key=order)][:3] == ["RNN", "BiRNN", "LSTM"]
     assert label("mystery") == "mystery"
+
+
+def bench_run(path: str, cases: list[tuple[str, str, float]]) -> results.Run:
+    """A benchmark file timing ``(cell, impl, median)`` at the ablation's shape."""
+    entries = []
+    for cell, impl, median in cases:
+        entry = bench_case("lstm", "native", 100, 64, "fwdbwd")
+        entry["extra_info"].update(cell=cell, impl=impl,
+                                   case=f"{cell}-{impl}-cpu-f32-I256-H128-L1-T100-B64-fwdbwd")
+        entry["stats"]["median"] = median
+        entries.append(entry)
+    return results.parse({"machine_info": {}, "benchmarks": entries}, path)
+
+
+def test_versus_lstm_takes_the_fastest_impl_from_the_widest_file() -> None:
+    quick = bench_run("quick.json", [("lstm", "native", 0.04), ("gru", "native", 0.02)])
+    zoo = bench_run("zoo.json", [("lstm", "native", 0.5), ("gru", "native", 0.25),
+                                 ("mingru", "eager", 2.0), ("mingru", "parallel", 0.125)])
+    found = versus_lstm([quick, zoo])
+    assert found["gru"] == (0.5, "native", "zoo.json")
+    assert found["mingru"] == (0.25, "parallel", "zoo.json")
+    assert found["lstm"] == (1.0, "native", "zoo.json")
+    assert versus_lstm([bench_run("x.json", [("gru", "native", 0.02)])]) == {}
+
+
+def test_solved_counts_finished_seeds_and_solves_of_running_ones() -> None:
+    def run(status: str, steps: int | None) -> Training:
+        summary = {"solved": steps is not None, **({"steps_to_solve": steps} if steps else {})}
+        return Training("mgu", 0, status, ({},), summary, 1, 20)
+
+    assert solved([run("done", 300), run("done", None), run("running", 500),
+                   run("running", None), run("done", 700)]) == ("3 / 4", "500")
+    assert solved([run("running", None)]) == ("–", "–")
+    assert solved([run("diverged", None)]) == ("0 / 1", "–")

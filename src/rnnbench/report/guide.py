@@ -7,8 +7,12 @@ import statistics
 from collections.abc import Sequence
 from pathlib import Path
 
+from rnnbench import cells
+from rnnbench.params import RecurrentConfig, count_parameters
 from rnnbench.report.load import Convergence
 from rnnbench.report.tables import (
+    ABLATION_HIDDEN,
+    ABLATION_INPUT,
     PRIMARY,
     best_table,
     epochs_run,
@@ -19,6 +23,7 @@ from rnnbench.report.tables import (
     percent,
     plain,
     table,
+    task_name,
     values,
 )
 from rnnbench.results import Run
@@ -56,6 +61,24 @@ def ranking(conv: Convergence) -> list[object]:
             epochs_run(conv.runs) if conv.runs else "–"]
 
 
+def lean(conv: Convergence) -> list[str]:
+    """One row of the gates table: the one-direction cells that solved every finished seed,
+    fewest parameters first, each with its parameters as a share of LSTM's."""
+    def size(cell: str) -> int:
+        return count_parameters(RecurrentConfig(cell, ABLATION_INPUT, ABLATION_HIDDEN))
+
+    kept = {}
+    for cell in {t.cell for t in conv.runs if cells.parse(t.cell)[1] == 1}:
+        runs = [t for t in conv.runs if t.cell == cell]
+        done = [t for t in runs if t.status != "running" or t.summary.get("solved")]
+        if done and all(t.summary.get("solved") for t in done):
+            kept[cell] = len(done)
+    return [task_name(conv), ", ".join(
+        f"{label(c)} {percent(size(c) / size('lstm'))} ({n}/{n})"
+        for c, n in sorted(kept.items(), key=lambda k: (size(k[0]), order(k[0]))))
+        or "none"]
+
+
 def section(bench: Sequence[Run], convergence: Sequence[Convergence]) -> str:
     parts = ["## Selection guide", ADVICE]
     for run in bench:
@@ -73,6 +96,15 @@ def section(bench: Sequence[Run], convergence: Sequence[Convergence]) -> str:
     parts.append(table(["task", "file", "ranked by", "cells, best first (mean over seeds)",
                         "seeds per cell", "epochs run / asked"], [ranking(c) for c in runs])
                  if runs else "_No convergence results yet._")
+    synthetic = [c for c in runs if c.task != "imdb"]
+    if synthetic:
+        parts += ["### Which gates can go",
+                  "The cells (one direction) that solved every finished seed of a synthetic "
+                  f"task, fewest parameters first, with their parameters at I={ABLATION_INPUT}, "
+                  f"H={ABLATION_HIDDEN} as a share of LSTM's; see [Gating ablation]"
+                  "(#gating-ablation) for time and steps.",
+                  table(["task", "solved every seed, fewest parameters first: share of "
+                         "LSTM's (seeds)"], [lean(c) for c in synthetic])]
     devices = sorted({r.device_name for r in bench if r.cases} | {c.device_name for c in runs})
     parts.append(f"Measured on: {', '.join(devices) or 'nothing yet'}. The article does not "
                  "state its device. Machine translation, pretrained embeddings and mobile "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from matplotlib.figure import Figure
@@ -19,7 +19,15 @@ from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormat
 from rnnbench.bench.grid import Case
 from rnnbench.report import article
 from rnnbench.report.load import Convergence, number
-from rnnbench.report.tables import PRIMARY, colour, label, order, shape_label, sweeps
+from rnnbench.report.tables import (
+    PRIMARY,
+    colour,
+    label,
+    order,
+    shape_label,
+    sweeps,
+    values,
+)
 from rnnbench.results import Result, Run
 
 STYLES = {"native": ("-", "o"), "eager": ("--", "s"), "script": (":", "^"),
@@ -187,3 +195,42 @@ def curves(conv: Convergence, path: Path) -> Path | None:
             "over seeds, band: min–max" + (", dotted: the article's best accuracy"
                                            if conv.task == "imdb" else ""))
     return _save(fig, path, f"Learning curves: {conv.task}", note)
+
+
+#: The number each run ends with, by task: (summary key, axis label).
+FINAL = {"adding": ("final_loss", "final held-out loss (MSE)"),
+         "copy": ("final_accuracy", "final held-out accuracy"),
+         "imdb": ("best_val_accuracy", "best validation accuracy")}
+
+
+def ablation(convergence: Sequence[Convergence], cells: Sequence[str], path: Path
+             ) -> Path | None:
+    """One panel per convergence file: each seed's final number as a dot per cell, the mean
+    over seeds as a bar."""
+    panels = [c for c in convergence if c.task in FINAL and any(t.cell in cells for t in c.runs)]
+    if not panels:
+        return None
+    fig, axes = _figure(len(panels), width=5.2, height=3.6)
+    for ax, conv in zip(axes, panels, strict=True):
+        key, ylabel = FINAL[conv.task]
+        for x, cell in enumerate(cells):  # a cell keeps its place in every panel
+            ys = values([t for t in conv.runs if t.cell == cell], key)
+            if ys:
+                ax.plot([x] * len(ys), ys, linestyle="none", marker="o", markersize=6,
+                        color=colour(cell), alpha=0.8)
+                ax.hlines(statistics.fmean(ys), x - 0.3, x + 0.3, color=colour(cell),
+                          linewidth=2)
+        ax.set_xticks(range(len(cells)), [label(c) for c in cells], rotation=30, ha="right",
+                      fontsize=8)
+        ax.set_xlim(-0.6, len(cells) - 0.4)
+        if key.endswith("loss"):
+            ax.set_yscale("log")
+            _log_axis(ax.yaxis)
+        else:
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v * 100:.4g}%"))
+        ax.set_ylabel(ylabel)
+        ax.set_title(f"{conv.task} ({conv.path.name})", fontsize=10)
+        ax.grid(True, axis="y", alpha=0.3)
+    return _save(fig, path, "Gating ablation: where each cell ends, per seed",
+                 "dot: one seed (last epoch run; IMDB: best epoch) · bar: mean over seeds · "
+                 + ", ".join(sorted({c.device_name for c in panels})))

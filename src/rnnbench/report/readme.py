@@ -17,6 +17,9 @@ from rnnbench.bench.grid import Case
 from rnnbench.report import article, guide, plots
 from rnnbench.report.load import Convergence, Inputs
 from rnnbench.report.tables import (
+    ABLATION_SHAPE,
+    ablation_cells,
+    ablation_table,
     label,
     ms,
     native_ratios,
@@ -29,6 +32,7 @@ from rnnbench.report.tables import (
     sweeps,
     synthetic_table,
     table,
+    versus_lstm,
 )
 from rnnbench.results import Result, Run
 
@@ -134,6 +138,38 @@ def convergence_section(conv: Convergence, out: Path) -> str:
     return "\n\n".join(p for p in parts if p)
 
 
+LITERATURE = (
+    "The literature, to set beside the rows: Greff et al. 2017 (LSTM: A Search Space Odyssey) "
+    "found the forget gate and the output activation the parts that matter most, and coupling "
+    "the input and forget gates (CIFG) or dropping the peepholes cheap; Zhou et al. 2016 found "
+    "one gate (MGU) enough on their tasks; Feng et al. 2024 (Were RNNs All We Needed?) found "
+    "minGRU and minLSTM, gated by the input alone and trained with a parallel scan, "
+    "competitive with LSTM and GRU.")
+
+
+def ablation_section(inputs: Inputs, out: Path) -> str:
+    """One row per cell: what its gates cost (parameters, time) and buy (the tasks)."""
+    found = ablation_table(inputs.bench, inputs.convergence)
+    if not found:
+        return "## Gating ablation\n\n_No cell has a time at the ablation shape or a training run._"
+    sources = sorted({file for _, _, file in versus_lstm(inputs.bench).values()})
+    figure = plots.ablation(inputs.convergence, ablation_cells(inputs.bench, inputs.convergence),
+                            out / "gating-ablation.png")
+    return "\n\n".join([
+        "## Gating ablation",
+        "What each cell's gates cost and buy, one row per cell (one direction). Parameters: "
+        "`rnnbench.params`, one layer. Time: the median of the cell's fastest implementation "
+        f"over native LSTM's at {ABLATION_SHAPE}, both from the same benchmark file. Solved: "
+        "seeds solved of the seeds finished (a run still going counts once it solves); median "
+        "steps to solve over the solved seeds. IMDB: best validation accuracy, mean over seeds. "
+        "–: not measured.",
+        found,
+        f"Times from: {', '.join(f'`{s}`' for s in sources) or 'no benchmark file'}.",
+        LITERATURE,
+        _image(figure, "gating ablation", "no training run"),
+    ])
+
+
 def generate(inputs: Inputs, out: Path, command: str = "rnnbench report") -> Path:
     """Write ``out/README.md`` and the PNGs it links; returns the README's path."""
     out.mkdir(parents=True, exist_ok=True)
@@ -141,7 +177,7 @@ def generate(inputs: Inputs, out: Path, command: str = "rnnbench report") -> Pat
              f"## {speed_title(run)}\n\n_No data: {run.path} holds no benchmark case with "
              "rnnbench's extra_info._" for run in inputs.bench]
     headings = ["Selection guide", "Parameters", *map(speed_title, inputs.bench),
-                "Convergence", "Inputs"]
+                "Gating ablation", "Convergence", "Inputs"]
     files = [f"- `{r.path}`: benchmark results, {len(r.cases)} cases, "
              f"{r.device_name}, torch {r.torch_version}, {r.date}" for r in inputs.bench]
     files += [f"- `{c.path.as_posix()}`: convergence results, {len(c.runs)} runs ({c.task}), "
@@ -157,6 +193,7 @@ def generate(inputs: Inputs, out: Path, command: str = "rnnbench report") -> Pat
         article.section(),
         *(speed or ["_No benchmark results: run `pytest benchmarks "
                     "--benchmark-json=reports/cpu-quick.json`._"]),
+        ablation_section(inputs, out),
         "## Convergence",
         *([convergence_section(c, out) for c in inputs.convergence] or [
             "_No convergence results: run `rnnbench converge ... --out "

@@ -1,5 +1,6 @@
 """Markdown tables from the measurements, the number formats they share, and the queries
-behind them (sweeps over T or B, custom/native ratios, mean and spread over seeds).
+behind them (sweeps over T or B, custom/native ratios, mean and spread over seeds, the
+gating ablation's one row per cell).
 
 Plots and the guide ask the same queries, so a number in a figure is the one in its table.
 """
@@ -10,11 +11,13 @@ import math
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 
 from rnnbench import cells
 from rnnbench.bench.grid import Case
+from rnnbench.params import RecurrentConfig, count_parameters
 from rnnbench.report.load import Convergence, Training, number
-from rnnbench.results import Result
+from rnnbench.results import Result, Run
 
 IMPLS = ("native", "eager", "script", "compiled", "fused")
 PASSES = {"fwdbwd": "forward+backward", "fwd": "forward"}
@@ -245,3 +248,82 @@ def synthetic_table(conv: Convergence) -> str:
     return table(["cell", "params", "seeds solved", "steps to solve (solved seeds)",
                   "final held-out loss", "final held-out accuracy", "s/epoch",
                   "epochs run / asked"], rows, right=range(1, 8))
+
+
+#: The shape the gating ablation times every cell at, and the layer its parameters count.
+ABLATION_SHAPE = "T100 B64 I256 H128 L1 fwd+bwd"
+ABLATION_INPUT, ABLATION_HIDDEN = 256, 128
+
+
+def versus_lstm(runs: Sequence[Run]) -> dict[str, tuple[float, str, str]]:
+    """Per cell at :data:`ABLATION_SHAPE`: its fastest implementation's median over native
+    LSTM's in the same file, that implementation and the file. A cell in several files takes
+    the file that times the most cells at that shape (one machine for as many rows as can be)."""
+    found: list[tuple[int, dict[str, tuple[float, str, str]]]] = []
+    for run in runs:
+        at = [r for r in run.cases if shape_label(r.case) == ABLATION_SHAPE]
+        lstm = [r.median for r in at if (r.case.cell, r.case.impl) == ("lstm", "native")]
+        if not lstm:
+            continue
+        best: dict[str, Result] = {}
+        for r in at:
+            if r.case.cell not in best or r.median < best[r.case.cell].median:
+                best[r.case.cell] = r
+        found.append((len(best), {c: (r.median / lstm[0], r.case.impl, Path(run.path).name)
+                                  for c, r in best.items()}))
+    ratios: dict[str, tuple[float, str, str]] = {}
+    for _, by_cell in sorted(found, key=lambda f: -f[0]):
+        for cell, value in by_cell.items():
+            ratios.setdefault(cell, value)
+    return ratios
+
+
+def task_name(conv: Convergence) -> str:
+    """``adding T=100``: the task and, for a synthetic one, its sequence length."""
+    length = conv.settings.get("seq_len")
+    return conv.task if conv.task == "imdb" or length is None else f"{conv.task} T={length}"
+
+
+def solved(runs: Sequence[Training]) -> tuple[str, str]:
+    """``solved / seeds`` over the seeds that finished or solved (a solve is final), and the
+    median steps to solve over the solved ones; ``–`` where there are none."""
+    done = [t for t in runs if t.status != "running" or t.summary.get("solved")]
+    won = [t for t in done if t.summary.get("solved")]
+    steps = values(won, "steps_to_solve")
+    return (f"{len(won)} / {len(done)}" if done else "–",
+            count(statistics.median(steps)) if steps else "–")
+
+
+def ablation_cells(runs: Sequence[Run], convergence: Sequence[Convergence]) -> list[str]:
+    """The registered one-direction cells with a time ratio or a training run."""
+    have = set(versus_lstm(runs)) | {t.cell for c in convergence for t in c.runs}
+    return [c for c in cells.names((1,)) if c in have]
+
+
+def ablation_table(runs: Sequence[Run], convergence: Sequence[Convergence]) -> str | None:
+    """One row per cell: parameters, time over native LSTM, each synthetic task's seeds
+    solved and median steps to solve, IMDB best validation accuracy (mean over seeds)."""
+    rows_for = ablation_cells(runs, convergence)
+    if not rows_for:
+        return None
+    ratios = versus_lstm(runs)
+    synthetic = [c for c in convergence if c.task != "imdb" and c.runs]
+    imdb = [c for c in convergence if c.task == "imdb" and c.runs]
+    headers = ["cell", f"params (I={ABLATION_INPUT}, H={ABLATION_HIDDEN})",
+               "time / native LSTM", "fastest impl"]
+    for conv in synthetic:
+        headers += [f"{task_name(conv)}: solved", f"{task_name(conv)}: median steps"]
+    headers.append("IMDB best val acc")
+    rows = []
+    for cell in rows_for:
+        timed = ratios.get(cell)
+        row = [label(cell), count(count_parameters(RecurrentConfig(
+            cell, ABLATION_INPUT, ABLATION_HIDDEN))),
+            ratio(timed[0]) if timed else "–", timed[1] if timed else "–"]
+        for conv in synthetic:
+            row += solved([t for t in conv.runs if t.cell == cell])
+        accuracy = values([t for c in imdb[:1] for t in c.runs if t.cell == cell],
+                          "best_val_accuracy")
+        row.append(percent(statistics.fmean(accuracy)) if accuracy else "–")
+        rows.append(row)
+    return table(headers, rows, right=[i for i in range(1, len(headers)) if i != 3])
