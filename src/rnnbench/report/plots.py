@@ -232,5 +232,5 @@ def ablation(convergence: Sequence[Convergence], cells: Sequence[str], path: Pat
         ax.set_title(f"{conv.task} ({conv.path.name})", fontsize=10)
         ax.grid(True, axis="y", alpha=0.3)
     return _save(fig, path, "Gating ablation: where each cell ends, per seed",
-                 "dot: one seed (last epoch run; IMDB: best epoch) · bar: mean over seeds · "
-                 + ", ".join(sorted({c.device_name for c in panels})))
+                 "dot: one seed (its last epoch run; IMDB: its best epoch) · bar: mean over "
+                 "seeds · steps and accuracies do not depend on the machine")
