@@ -21,6 +21,7 @@ import argparse
 import json
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from rnnbench.files import check_output_file, write_atomic
@@ -141,29 +142,23 @@ def _judge(args: argparse.Namespace) -> Comparison:
     return _ab(args, commit, baseline)
 
 
-def _confirmed(args: argparse.Namespace, baseline: Run, current: Run,
-               reruns: list[Run]) -> Comparison:
-    """Compare, then rerun the suspects up to ``--confirm`` times (files and direct mode)."""
-    rule = _rule(args, ab_mode=False)
-    confirm: list[Confirmation] = list(reruns)
-    comparison = compare(baseline, current, rule, confirm, args.allow_missing)
-    for attempt in range(1, args.confirm + 1):
-        if not comparison.suspects:
-            break
-        _confirming(comparison, attempt, args.confirm)
+def _confirmed(args: argparse.Namespace, baseline: Run, current: Run, reruns: list[Run]
+               ) -> Comparison:
+    """Files and direct mode: confirmations are runs of the suite here, of the suspects."""
+    def rerun(attempt: int, suspects: tuple[str, ...]) -> Run:
         with tempfile.TemporaryDirectory() as folder:
             output = Path(folder) / "rerun.json"
-            status = run_suite(output, args.pytest_args, comparison.suspects)
+            status = run_suite(output, args.pytest_args, suspects)
             if status != 0:
                 raise UnusableInput(f"the confirmation rerun failed (pytest exit {status}); "
                                     "fix the suite run, or gate without --confirm")
-            confirm.append(load_run(output, f"rerun {attempt}"))
-        comparison = compare(baseline, current, rule, confirm, args.allow_missing)
-    return comparison
+            return load_run(output, f"rerun {attempt}")
+
+    return _confirm(args, baseline, current, _rule(args, ab_mode=False), rerun, list(reruns))
 
 
 def _ab(args: argparse.Namespace, commit: str, baseline: Run | None) -> Comparison:
-    rule = _rule(args, ab_mode=True)
+    rule = _rule(args, ab_mode=True)  # bad thresholds fail before minutes of measuring
     folder = Path(tempfile.mkdtemp(prefix="rnnbench-gate-"))
     try:
         with ab.checkout(commit, ab.repo_root()) as tree:
@@ -171,18 +166,11 @@ def _ab(args: argparse.Namespace, commit: str, baseline: Run | None) -> Comparis
             pair = ab.measure(tree, commit, folder, args.pytest_args)
             if baseline is not None and not args.allow_missing:
                 check_complete(baseline, pair.current)
-            confirm: list[Confirmation] = []
-            comparison = compare(pair.baseline, pair.current, rule, confirm, args.allow_missing,
-                                 signals=baseline)
-            for attempt in range(1, args.confirm + 1):
-                if not comparison.suspects:
-                    break
-                _confirming(comparison, attempt, args.confirm)
-                again = ab.measure(tree, commit, folder, args.pytest_args, comparison.suspects,
-                                   label=f"-confirm{attempt}")
-                confirm.append((again.baseline, again.current))
-                comparison = compare(pair.baseline, pair.current, rule, confirm,
-                                     allow_missing=True, signals=baseline)
+            comparison = _confirm(
+                args, pair.baseline, pair.current, rule,
+                lambda attempt, suspects: ab.measure(tree, commit, folder, args.pytest_args,
+                                                     suspects, label=f"-confirm{attempt}"),
+                [], signals=baseline)
         if args.current:
             shutil.copyfile(folder / "current.json", args.current)
             shutil.copyfile(folder / "baseline.json",
@@ -190,6 +178,21 @@ def _ab(args: argparse.Namespace, commit: str, baseline: Run | None) -> Comparis
         return comparison
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _confirm(args: argparse.Namespace, baseline: Run, current: Run, rule: Rule,
+             rerun: Callable[[int, tuple[str, ...]], Confirmation], confirm: list[Confirmation],
+             signals: Run | None = None) -> Comparison:
+    """Compare, then rerun the suspects up to ``--confirm`` times, until none is left."""
+    comparison = compare(baseline, current, rule, confirm, args.allow_missing, signals)
+    for attempt in range(1, args.confirm + 1):
+        if not comparison.suspects:
+            break
+        print(f"rnnbench gate: confirming {len(comparison.suspects)} case(s), rerun {attempt} "
+              f"of at most {args.confirm}", flush=True)
+        confirm.append(rerun(attempt, comparison.suspects))
+        comparison = compare(baseline, current, rule, confirm, args.allow_missing, signals)
+    return comparison
 
 
 def this_machine() -> dict[str, str]:
@@ -205,11 +208,6 @@ def _rule(args: argparse.Namespace, ab_mode: bool) -> Rule:
     return Rule(min_ratio=args.min_ratio or (AB_MIN_RATIO if ab_mode else default.min_ratio),
                 alpha=args.alpha, raw_min_ratio=args.raw_min_ratio,
                 check_signals=args.check_signals)
-
-
-def _confirming(comparison: Comparison, attempt: int, most: int) -> None:
-    print(f"rnnbench gate: confirming {len(comparison.suspects)} case(s), rerun {attempt} "
-          f"of at most {most}", flush=True)
 
 
 def _check_arguments(args: argparse.Namespace) -> None:

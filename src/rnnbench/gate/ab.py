@@ -32,9 +32,8 @@ import tarfile
 import tempfile
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from rnnbench.files import write_json
 from rnnbench.gate.compare import UnusableInput, parse_run
@@ -49,9 +48,9 @@ MIN_ROUNDS, MAX_TIME, MAX_ROUNDS = 8, 1.0, 40
 CURRENT_ONLY = ("RNNBENCH_SLOWDOWN",)
 
 
-@dataclass(frozen=True)
-class Pair:
-    """One interleaved measurement: the baseline commit's run and the current tree's."""
+class Pair(NamedTuple):
+    """One interleaved measurement: the baseline commit's run and the current tree's (a
+    confirmation of :func:`rnnbench.gate.compare.compare`)."""
 
     baseline: Run
     current: Run

@@ -36,7 +36,7 @@ beyond its tolerance, however noisy the timings.
 set flags), for GPUs the same model, the same CPU thread count and timer. The balance between
 oneDNN's fused kernels and the custom loops differs between processors (a custom LSTM is 1.3x
 native on one Xeon and 1.7x on one EPYC), so normalising by native does not make timings of two
-machines comparable: :func:`timing_mismatch` names the difference and :func:`compare` refuses.
+machines comparable: :func:`check_compatible` names the difference and refuses.
 The gate then measures the baseline's commit on this machine (:mod:`rnnbench.gate.ab`).
 
 **Completeness.** A current run that lacks cases of the baseline, or the native reference of a
@@ -53,6 +53,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import iqr
 
 from rnnbench.gate import stats
 from rnnbench.gate.deterministic import TOLERANCES, SignalChange, signal_changes
@@ -230,30 +231,31 @@ def compare(
     common = [key for key in now_cases if key in base_cases]
     if not common:
         raise UnusableInput(
-            f"no common cases: baseline {baseline.path!r} has {_sample(base_cases)}, current "
-            f"{current.path!r} has {_sample(now_cases)}; compare runs of the same suite and "
+            f"no common cases: baseline {baseline.path!r} has {len(base_cases)} case(s): "
+            f"{few(sorted(base_cases), 3)}, current {current.path!r} has {len(now_cases)} "
+            f"case(s): {few(sorted(now_cases), 3)}; compare runs of the same suite and "
             "profile, or refresh the baseline on purpose with `rnnbench baseline refresh`"
         )
     if not allow_missing:
         check_complete(baseline, current)
-    signal_rule = replace(rule, check_signals=False)
+    source = (signals or baseline).by_name()
     verdicts = []
     for key in common:
-        verdict = _least_slow([judge(key, base, run, signal_rule)
-                               for base, run in pairs
-                               if key in run.by_name() and key in base.by_name()])
-        source = (signals or baseline).by_name()
+        judged = [judge(key, base, run, rule) for base, run in pairs
+                  if key in run.by_name() and key in base.by_name()]
         changes = (
             tuple(signal_changes(_signals(source[key]), _signals(now_cases[key]),
                                  rule.tolerances))
             if rule.check_signals and key in source else ()
         )
-        verdicts.append(replace(verdict, signals=changes))
-    verdicts = tuple(verdicts)
-    natives = [v.ratio for v in verdicts if v.reference is None and v.case in _natives(current)]
+        # the most favourable verdict over the reruns, counting them in ``runs``
+        best = min(judged, key=lambda v: (v.timing_regressed, v.ratio))
+        verdicts.append(replace(best, runs=len(judged), signals=changes))
+    natives = [v.ratio for v in verdicts
+               if v.reference is None and now_cases[v.case].case.impl == "native"]
     factor = math.exp(float(np.mean(np.log(natives)))) if natives else None
     return Comparison(
-        baseline=baseline.path, current=current.path, rule=rule, verdicts=verdicts,
+        baseline=baseline.path, current=current.path, rule=rule, verdicts=tuple(verdicts),
         added=tuple(sorted(now_cases.keys() - base_cases.keys())),
         removed=tuple(sorted(base_cases.keys() - now_cases.keys())),
         notes=tuple(notes), machine_factor=factor,
@@ -261,48 +263,23 @@ def compare(
 
 
 def judge(key: str, baseline: Run, current: Run, rule: Rule) -> Verdict:
-    """The verdict on one case present in both runs."""
+    """The verdict on one case present in both runs (its timings only)."""
     base, now = baseline.by_name()[key], current.by_name()[key]
     base_ref, now_ref = baseline.reference_for(base), current.reference_for(now)
     if base_ref is None or now_ref is None or base_ref.name != now_ref.name:
         base_ref = now_ref = None
-    refs = (now_ref.data, base_ref.data) if now_ref and base_ref else (None, None)
-    series = [now.data, base.data, *(r for r in refs if r is not None)]
-    if baseline.paired and current.paired and len({len(x) for x in series}) == 1:
-        # Rounds measured together (A/B lockstep): judge the per-round ratios, paired.
-        ratio, interval, p_slower, p_faster = stats.paired_ratio(now.data, base.data,
-                                                                 *refs)
-        return Verdict(
-            case=key, reference=now_ref.name if now_ref else None,
-            threshold=rule.min_ratio if now_ref else rule.raw_min_ratio, alpha=rule.alpha,
-            base_median=base.median, now_median=now.median, ratio=ratio, interval=interval,
-            p_slower=p_slower, p_faster=p_faster, test="Wilcoxon signed-rank, paired rounds",
-            rounds=(len(base.data), len(now.data)),
-        )
-    base_t, now_t = _normalised(base, base_ref), _normalised(now, now_ref)
+    series = [now.data, base.data, *((now_ref.data, base_ref.data) if now_ref and base_ref else ())]
+    # Rounds measured together (A/B lockstep): judge the per-round ratios, paired.
+    paired = baseline.paired and current.paired and len({len(x) for x in series}) == 1
+    ratio, interval, p_slower, p_faster = (stats.paired_ratio if paired
+                                           else stats.unpaired_ratio)(*series)
     return Verdict(
-        case=key,
-        reference=now_ref.name if now_ref else None,
-        threshold=rule.min_ratio if now_ref else rule.raw_min_ratio,
-        alpha=rule.alpha,
-        base_median=base.median,
-        now_median=now.median,
-        ratio=stats.ratio_of_medians(now.data, base.data, *refs),
-        interval=stats.ratio_interval(now.data, base.data, *refs),
-        p_slower=stats.slower_p_value(now_t, base_t),
-        p_faster=stats.slower_p_value(base_t, now_t),
-        rounds=(len(base.data), len(now.data)),
-        signals=(
-            tuple(signal_changes(_signals(base), _signals(now), rule.tolerances))
-            if rule.check_signals else ()
-        ),
+        case=key, reference=now_ref.name if now_ref else None,
+        threshold=rule.min_ratio if now_ref else rule.raw_min_ratio, alpha=rule.alpha,
+        base_median=base.median, now_median=now.median, ratio=ratio, interval=interval,
+        p_slower=p_slower, p_faster=p_faster, rounds=(len(base.data), len(now.data)),
+        test="Wilcoxon signed-rank, paired rounds" if paired else "Mann-Whitney U",
     )
-
-
-def _least_slow(verdicts: list[Verdict]) -> Verdict:
-    """The most favourable of one case's verdicts over reruns, counting them in ``runs``."""
-    best = min(verdicts, key=lambda v: (v.timing_regressed, v.ratio))
-    return replace(best, runs=len(verdicts))
 
 
 def check_complete(baseline: Run, current: Run) -> None:
@@ -317,67 +294,51 @@ def check_complete(baseline: Run, current: Run) -> None:
                        if current.exitstatus not in (None, 0) else "")
         raise UnusableInput(
             f"current run {current.path!r}{interrupted} lacks {len(missing)} case(s) of the "
-            f"baseline {baseline.path!r}: {', '.join(missing[:6])}"
-            + (f" and {len(missing) - 6} more" if len(missing) > 6 else "")
-            + "; rerun the whole suite, pass --allow-missing for a deliberate subset, or "
-            "refresh the baseline if the cases were removed on purpose"
+            f"baseline {baseline.path!r}: {few(missing, 6)}; rerun the whole suite, pass "
+            "--allow-missing for a deliberate subset, or refresh the baseline if the cases "
+            "were removed on purpose"
         )
 
 
 def machine_differences(then: Mapping[str, str], now: Mapping[str, str],
                         gpu: bool = True, here: bool = False) -> list[str]:
-    """How two :func:`~rnnbench.results.machine_identity` values differ, one phrase each;
-    ``here``: ``now`` is this machine, not a current run."""
+    """How two :func:`~rnnbench.results.machine_identity` values differ, one phrase each
+    (of the instruction set flags, a few that only one side has); ``here``: ``now`` is this
+    machine, not a current run."""
     out = []
-    for key, what in (("cpu", "CPU model"), ("arch", "architecture"),
-                      ("cpu_flags", "instruction set flags"), ("gpu", "GPU model")):
+    for key, what, plural in (("cpu", "CPU model", "CPU models"),
+                              ("arch", "architecture", "architectures"),
+                              ("cpu_flags", "instruction set flags", "CPU instruction sets"),
+                              ("gpu", "GPU model", "GPU models")):
         a, b = then.get(key), now.get(key)
         if a != b and (a or b) and (key != "gpu" or gpu):
-            shown = (a, b) if key != "cpu_flags" else flag_difference(a, b)
-            out.append(f"{what}: baseline {shown[0]!r}, here {shown[1]!r}" if here else
-                       f"{_PLURAL[key]} differ (baseline {shown[0]!r}, current {shown[1]!r})")
+            if key == "cpu_flags":
+                x, y = set((a or "").split()), set((b or "").split())
+                a, b = few(sorted(x - y), 6, " ") or "-", few(sorted(y - x), 6, " ") or "-"
+            out.append(f"{what}: baseline {a!r}, here {b!r}" if here else
+                       f"{plural} differ (baseline {a!r}, current {b!r})")
     return out
 
 
-_PLURAL = {"cpu": "CPU models", "arch": "architectures", "cpu_flags": "CPU instruction sets",
-           "gpu": "GPU models"}
-
-
-def timing_mismatch(baseline: Run, current: Run) -> list[str]:
-    """Why the two runs' timings do not compare (different machine or settings); [] if they do."""
-    reasons = machine_differences(baseline.machine, current.machine,
-                                  gpu=bool(_devices(current) - {"cpu"}))
+def check_compatible(baseline: Run, current: Run) -> list[str]:
+    """Raise :class:`UnusableInput` unless both runs' timings compare (same device, machine,
+    timer and threads); else notes."""
+    devices = [{r.case.device for r in run.cases} for run in (baseline, current)]
+    if devices[0] != devices[1]:
+        raise UnusableInput(
+            f"different devices: baseline {baseline.path!r} ran on {_names(devices[0])}, "
+            f"current {current.path!r} on {_names(devices[1])}; compare against the "
+            "baseline of the same device (baselines/cpu-quick.json for CPU runs)"
+        )
+    mismatch = machine_differences(baseline.machine, current.machine,
+                                   gpu=bool(devices[1] - {"cpu"}))
     for values, what, option in ((lambda r: {r.timer} - {None}, "timers", "--benchmark-timer"),
                                  (lambda r: _info_values(r, "threads"), "CPU thread counts",
                                   "--rnnbench-threads")):
         then, now = values(baseline), values(current)
         if then and now and then != now:
-            reasons.append(f"{what} differ (baseline {_names(then)}, current {_names(now)}; "
-                           f"{option})")
-    return reasons
-
-
-def flag_difference(then: str | None, now: str | None, shown: int = 6) -> tuple[str, str]:
-    """A few of the flags only ``then`` has and of those only ``now`` has (``-``: none)."""
-    a, b = set((then or "").split()), set((now or "").split())
-
-    def listed(flags: set[str]) -> str:
-        names = sorted(flags)
-        more = f" and {len(names) - shown} more" if len(names) > shown else ""
-        return " ".join(names[:shown]) + more or "-"
-
-    return listed(a - b), listed(b - a)
-
-
-def check_compatible(baseline: Run, current: Run) -> list[str]:
-    """Raise :class:`UnusableInput` unless both runs' timings compare; else notes."""
-    if _devices(baseline) != _devices(current):
-        raise UnusableInput(
-            f"different devices: baseline {baseline.path!r} ran on {_names(_devices(baseline))}, "
-            f"current {current.path!r} on {_names(_devices(current))}; compare against the "
-            "baseline of the same device (baselines/cpu-quick.json for CPU runs)"
-        )
-    mismatch = timing_mismatch(baseline, current)
+            mismatch.append(f"{what} differ (baseline {_names(then)}, current {_names(now)}; "
+                            f"{option})")
     if mismatch:
         raise UnusableInput(
             f"timings of baseline {baseline.path!r} and current {current.path!r} do not "
@@ -404,7 +365,7 @@ def noise(run: Run) -> list[str]:
     from rnnbench.bench.machine import load_warning
 
     out = [warning] if run.load and (warning := load_warning(run.load)) else []
-    spread = [r.name for r in run.cases if _iqr_share(r.data) > NOISY_IQR]
+    spread = [r.name for r in run.cases if iqr(r.data) / np.median(r.data) > NOISY_IQR]
     if len(spread) * 4 >= len(run.cases) and spread:
         out.append(f"{len(spread)} of {len(run.cases)} cases have rounds spread wider than "
                    f"{NOISY_IQR:.0%} of their median (e.g. {spread[0]}): the timings are noisy, "
@@ -412,27 +373,15 @@ def noise(run: Run) -> list[str]:
     return out
 
 
-def _iqr_share(timings: Sequence[float]) -> float:
-    q1, median, q3 = np.percentile(timings, [25, 50, 75])
-    return float((q3 - q1) / median) if median > 0 else 0.0
-
-
-def _normalised(result: Result, reference: Result | None) -> list[float]:
-    scale = reference.median if reference is not None else 1.0
-    return [t / scale for t in result.data]
+def few(items: Sequence[str], shown: int, sep: str = ", ", more: str = "") -> str:
+    """The first ``shown`` of ``items``, then how many more (``more``: what follows that)."""
+    rest = f" and {len(items) - shown} more{more}" if len(items) > shown else ""
+    return sep.join(items[:shown]) + rest
 
 
 def _signals(result: Result) -> dict[str, float]:
     """The deterministic counts ``result`` recorded (see :mod:`.deterministic`)."""
     return {name: value for name in TOLERANCES if (value := getattr(result, name)) is not None}
-
-
-def _natives(run: Run) -> set[str]:
-    return {r.name for r in run.cases if r.case.impl == "native"}
-
-
-def _devices(run: Run) -> set[str]:
-    return {r.case.device for r in run.cases}
 
 
 def _info_values(run: Run, key: str) -> set[str]:
@@ -441,9 +390,3 @@ def _info_values(run: Run, key: str) -> set[str]:
 
 def _names(values: set[str] | frozenset[str]) -> str:
     return ", ".join(sorted(values))
-
-
-def _sample(cases: Mapping[str, Result], shown: int = 3) -> str:
-    keys = sorted(cases)
-    more = f" and {len(keys) - shown} more" if len(keys) > shown else ""
-    return f"{len(keys)} case(s): {', '.join(keys[:shown])}{more}"

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
-from rnnbench.gate.compare import Comparison, Verdict
+from rnnbench.gate.compare import Comparison, Verdict, few
 
 
 def format_text(comparison: Comparison) -> str:
@@ -38,10 +39,10 @@ def format_text(comparison: Comparison) -> str:
         f"Fails at ratio >= {rule.min_ratio:.2f} with p < {rule.alpha:g} (one-sided "
         f"{_tests(comparison)}), or when a deterministic count grew."
     )
-    if comparison.added:
-        lines.append(f"\nadded (not in the baseline, not judged): {_listed(comparison.added)}")
-    if comparison.removed:
-        lines.append(f"removed (in the baseline only): {_listed(comparison.removed)}")
+    for cases, text in ((comparison.added, "\nadded (not in the baseline, not judged)"),
+                        (comparison.removed, "removed (in the baseline only)")):
+        if cases:
+            lines.append(f"{text}: {few(cases, 8, more=' (see --json)')}")
     shrunk = [
         f"  {v.case}: {c.describe()}" for v in comparison.verdicts for c in v.signals if not c.grew
     ]
@@ -64,11 +65,6 @@ def _tests(comparison: Comparison) -> str:
     return " / ".join(t if "paired" in t else f"{t} on raw rounds" for t in tests)
 
 
-def _listed(cases: tuple[str, ...], shown: int = 8) -> str:
-    more = f" and {len(cases) - shown} more (see --json)" if len(cases) > shown else ""
-    return ", ".join(cases[:shown]) + more
-
-
 def reasons(verdict: Verdict) -> list[str]:
     """Why a case counts as regressed, one sentence per reason."""
     out = []
@@ -87,44 +83,21 @@ def reasons(verdict: Verdict) -> list[str]:
 
 def to_dict(comparison: Comparison) -> dict[str, Any]:
     """Everything in the comparison, as plain JSON-ready data."""
+    c = comparison
     return {
-        "baseline": comparison.baseline,
-        "current": comparison.current,
-        "rule": {
-            "min_ratio": comparison.rule.min_ratio,
-            "alpha": comparison.rule.alpha,
-            "raw_min_ratio": comparison.rule.raw_min_ratio,
-            "check_signals": comparison.rule.check_signals,
-            "tolerances": dict(comparison.rule.tolerances),
-        },
-        "regressed": [v.case for v in comparison.regressions],
-        "suspects": list(comparison.suspects),
-        "machine_factor": comparison.machine_factor,
-        "notes": list(comparison.notes),
-        "added": list(comparison.added),
-        "removed": list(comparison.removed),
+        "baseline": c.baseline, "current": c.current, "rule": dataclasses.asdict(c.rule),
+        "regressed": [v.case for v in c.regressions], "suspects": list(c.suspects),
+        "machine_factor": c.machine_factor, "notes": list(c.notes), "added": list(c.added),
+        "removed": list(c.removed),
         "cases": [
-            {
-                "case": v.case,
-                "reference": v.reference,
-                "status": v.status,
-                "timing_regressed": v.timing_regressed,
-                "signal_regressed": v.signal_regressed,
-                "base_median_s": v.base_median,
-                "now_median_s": v.now_median,
-                "ratio": v.ratio,
-                "interval": list(v.interval),
-                "p_slower": v.p_slower,
-                "p_faster": v.p_faster,
-                "threshold": v.threshold,
-                "rounds": list(v.rounds),
-                "runs": v.runs,
-                "signals": [
-                    {"name": c.name, "baseline": c.baseline, "current": c.current, "grew": c.grew}
-                    for c in v.signals
-                ],
-                "reasons": reasons(v),
-            }
-            for v in comparison.verdicts
+            {"case": v.case, "reference": v.reference, "status": v.status,
+             "timing_regressed": v.timing_regressed, "signal_regressed": v.signal_regressed,
+             "base_median_s": v.base_median, "now_median_s": v.now_median, "ratio": v.ratio,
+             "interval": list(v.interval), "p_slower": v.p_slower, "p_faster": v.p_faster,
+             "threshold": v.threshold, "rounds": list(v.rounds), "runs": v.runs,
+             "signals": [{"name": s.name, "baseline": s.baseline, "current": s.current,
+                          "grew": s.grew} for s in v.signals],
+             "reasons": reasons(v)}
+            for v in c.verdicts
         ],
     }

@@ -1,7 +1,9 @@
-"""The two statistics behind a timing verdict: a significance test and an interval for the ratio.
+"""The statistics behind a timing verdict: the ratio of a case's time now to its time in the
+baseline, a bootstrap interval of it, and one-sided p-values for "slower" and "faster".
 
-Both work on raw per-round timings, not on summaries, because a summary cannot say whether a
-difference is larger than the run-to-run noise.
+Both functions work on raw per-round timings, not on summaries, because a summary cannot say
+whether a difference is larger than the run-to-run noise. ``current_ref`` and
+``baseline_ref`` are the rounds of the native case of the same shape in each run (or None).
 """
 
 from __future__ import annotations
@@ -15,44 +17,29 @@ from scipy import stats
 RESAMPLES = 2000
 SEED = 0
 
+Judged = tuple[float, tuple[float, float], float, float]  # ratio, interval, p_slower, p_faster
 
-def slower_p_value(current: Sequence[float], baseline: Sequence[float]) -> float:
-    """One-sided Mann–Whitney U p-value for "``current`` is stochastically larger".
 
-    Rank based, so a few rounds disturbed by another process cannot carry the decision, and it
-    assumes no distribution (timings are skewed to the right).
+def unpaired_ratio(current: Sequence[float], baseline: Sequence[float],
+                   current_ref: Sequence[float] | None = None,
+                   baseline_ref: Sequence[float] | None = None,
+                   confidence: float = 0.95) -> Judged:
+    """Rounds of two separate runs.
+
+    The ratio is ``median(current) / median(baseline)``, each first divided by its run's
+    reference median. The p-values are the one-sided Mann–Whitney U test of the normalised
+    rounds: rank based, so a few rounds disturbed by another process cannot carry the decision,
+    and free of any assumed distribution (timings are skewed to the right). The interval is a
+    percentile bootstrap in which each sample (the case and its reference, in both runs) is
+    resampled on its own, so it carries the noise of the reference too.
     """
-    return float(stats.mannwhitneyu(current, baseline, alternative="greater").pvalue)
-
-
-def ratio_of_medians(
-    current: Sequence[float],
-    baseline: Sequence[float],
-    current_ref: Sequence[float] | None = None,
-    baseline_ref: Sequence[float] | None = None,
-) -> float:
-    """``median(current) / median(baseline)``, each first divided by its run's reference."""
-    now = float(np.median(current)) / (float(np.median(current_ref)) if current_ref else 1.0)
-    then = float(np.median(baseline)) / (float(np.median(baseline_ref)) if baseline_ref else 1.0)
-    return now / then
-
-
-def ratio_interval(
-    current: Sequence[float],
-    baseline: Sequence[float],
-    current_ref: Sequence[float] | None = None,
-    baseline_ref: Sequence[float] | None = None,
-    confidence: float = 0.95,
-) -> tuple[float, float]:
-    """Percentile-bootstrap interval of :func:`ratio_of_medians`.
-
-    Each sample (the case and its reference, in both runs) is resampled on its own, so the
-    interval carries the noise of the reference too, which the U test on normalised timings
-    does not.
-    """
-    samples = [np.asarray(current, float), np.asarray(baseline, float)]
-    if current_ref is not None and baseline_ref is not None:
-        samples += [np.asarray(current_ref, float), np.asarray(baseline_ref, float)]
+    samples = [np.asarray(x, float) for x in (current, baseline, current_ref, baseline_ref)
+               if x is not None]
+    scales = [float(np.median(x)) for x in samples[2:]] or [1.0, 1.0]
+    now, then = samples[0] / scales[0], samples[1] / scales[1]
+    ratio = (float(np.median(samples[0])) / scales[0]) / (float(np.median(samples[1])) / scales[1])
+    slower = float(stats.mannwhitneyu(now, then, alternative="greater").pvalue)
+    faster = float(stats.mannwhitneyu(then, now, alternative="greater").pvalue)
 
     def statistic(*xs: np.ndarray, axis: int = -1) -> np.ndarray:
         medians = [np.median(x, axis=axis) for x in xs]
@@ -61,22 +48,20 @@ def ratio_interval(
 
     if all(np.ptp(x) == 0 for x in samples):  # nothing to resample: the interval is a point
         point = float(statistic(*samples))
-        return point, point
+        return ratio, (point, point), slower, faster
     result = stats.bootstrap(
         samples, statistic, n_resamples=RESAMPLES, confidence_level=confidence,
         method="percentile", vectorized=True, paired=False, rng=np.random.default_rng(SEED),
     )
-    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+    interval = float(result.confidence_interval.low), float(result.confidence_interval.high)
+    return ratio, interval, slower, faster
 
 
-def paired_ratio(
-    current: Sequence[float],
-    baseline: Sequence[float],
-    current_ref: Sequence[float] | None = None,
-    baseline_ref: Sequence[float] | None = None,
-    confidence: float = 0.95,
-) -> tuple[float, tuple[float, float], float, float]:
-    """Ratio, interval and one-sided p-values (slower, faster) of rounds measured in lockstep.
+def paired_ratio(current: Sequence[float], baseline: Sequence[float],
+                 current_ref: Sequence[float] | None = None,
+                 baseline_ref: Sequence[float] | None = None,
+                 confidence: float = 0.95) -> Judged:
+    """Rounds measured in lockstep (A/B mode).
 
     Round ``r`` of all four series ran within a second or two, so its ratio
     ``(current/current_ref) / (baseline/baseline_ref)`` is free of the machine's speed at that
