@@ -11,7 +11,7 @@ from test_gate_synthetic import suite, write
 
 from rnnbench import files
 from rnnbench.cli import main
-from rnnbench.gate import baseline as baseline_module
+from rnnbench.commands import baseline as baseline_module
 from rnnbench.gate import load_run
 
 

@@ -1,22 +1,29 @@
 """``rnnbench baseline refresh``: make a benchmark run the committed baseline, on purpose.
 
 With a result file, that file becomes the baseline; without one, the quick suite runs first.
-Either way the file is validated like the gate reads it and written atomically.
+Either way the file is validated as the gate reads it, and more: an unusable file (no raw
+timings, too few rounds, an interrupted or failed session, no clean commit to measure again
+elsewhere) never becomes the baseline. It is written atomically, with sorted keys so that
+baseline diffs stay readable.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
 import tempfile
 from pathlib import Path
 
-from rnnbench.files import check_output_file
-from rnnbench.gate.baseline import CPU_QUICK, refresh
+from rnnbench.files import check_output_file, write_atomic
+from rnnbench.gate.compare import UnusableInput, load_run
 from rnnbench.gate.rerun import CPU_ARGS, SUITE, run_suite
+from rnnbench.results import Run
 
 HELP = "refresh a committed baseline (baselines/cpu-quick.json) from a run, atomically"
+#: The committed baseline of the CPU quick profile.
+CPU_QUICK = Path("baselines/cpu-quick.json")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -49,3 +56,26 @@ def _adopt(result: str, target: str) -> int:
     print(f"baseline {target}: {len(adopted.cases)} cases from {result} "
           f"({adopted.device_name or 'unknown device'})")
     return 0
+
+
+def refresh(source: str | Path, target: str | Path = CPU_QUICK) -> Run:
+    """Validate the result ``source``, then make it the baseline ``target`` (atomically)."""
+    run = load_run(source, role="new baseline")
+    where = f"new baseline {run.path!r}"
+    if run.exitstatus is None:
+        raise UnusableInput(f"{where} does not record how its pytest session ended, so it may "
+                            "be partial: record it again with this version's suite")
+    if run.exitstatus != 0:
+        raise UnusableInput(f"{where} comes from a pytest session that ended with exit status "
+                            f"{run.exitstatus} (interrupted or failed): a partial run is never "
+                            "a baseline; run the whole suite again")
+    if not run.commit:
+        raise UnusableInput(f"{where} records no git commit: measure it in a git checkout, so "
+                            "that another machine can measure the same code (A/B)")
+    if run.dirty:
+        raise UnusableInput(f"{where} was measured with uncommitted changes to tracked files: "
+                            "commit them first, so that the commit it names is the code it "
+                            "measured")
+    document = json.loads(Path(source).read_text(encoding="utf-8"))
+    write_atomic(target, json.dumps(document, indent=1, sort_keys=True) + "\n")
+    return run

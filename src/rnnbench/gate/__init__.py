@@ -8,7 +8,6 @@ by :mod:`rnnbench.results`. Modules:
 - :mod:`~rnnbench.gate.deterministic`: counts (FLOPs, ATen ops, bytes) that must not grow;
 - :mod:`~rnnbench.gate.compare`: the decision rule (documented there);
 - :mod:`~rnnbench.gate.report`: text and JSON output;
-- :mod:`~rnnbench.gate.baseline`: atomic baseline refresh;
 - :mod:`~rnnbench.gate.plugin`: the same gate as a pytest option (``-p rnnbench.gate.plugin``).
 """
 
