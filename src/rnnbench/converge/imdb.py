@@ -28,6 +28,7 @@ import tarfile
 import tempfile
 import urllib.request
 import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -63,14 +64,7 @@ def resolve_path(path: str | os.PathLike[str] | None, base: Path | None = None) 
     """
     chosen = path if path is not None else os.environ.get(ENV_VAR) or None
     if chosen is not None:
-        resolved = Path(chosen).expanduser()
-        if not resolved.exists():
-            raise FileNotFoundError(
-                f"data={str(chosen)!r} is not accepted: no such file or directory; expected "
-                "the aclImdb .tar.gz archive or its extracted directory"
-            )
-        _check_kind(resolved)
-        return resolved
+        return _checked(Path(chosen).expanduser(), chosen)
     base = base or Path.cwd()
     candidates = [base / default for default in DEFAULT_PATHS]
     for candidate in candidates:
@@ -87,21 +81,25 @@ def load(path: str | os.PathLike[str]) -> dict[str, tuple[Review, ...]]:
 
     Order is (label, id), so a tar and its extracted directory give identical lists.
     """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"data={str(path)!r} is not accepted: no such file or directory")
-    _check_kind(path)
+    path = _checked(Path(path), path)
     if path.is_dir():  # a directory's own mtime misses edited files: read it every time
         return _splits(str(path), _read_directory(path))
     stat = path.stat()
     return _load_archive(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
 
 
-def _check_kind(path: Path) -> None:
+def _checked(path: Path, given: object) -> Path:
+    """``path``, if it exists and is a regular file or a directory."""
+    if not path.exists():
+        raise FileNotFoundError(
+            f"data={str(given)!r} is not accepted: no such file or directory; expected "
+            "the aclImdb .tar.gz archive or its extracted directory"
+        )
     if not (path.is_file() or path.is_dir()):
         raise ValueError(f"data={str(path)!r} is not accepted: not a regular file or a directory "
                          "(a device or a pipe); expected the aclImdb .tar.gz archive or its "
                          "extracted directory")
+    return path
 
 
 @functools.lru_cache(maxsize=2)
@@ -110,44 +108,37 @@ def _load_archive(path: str, size: int, mtime_ns: int) -> dict[str, tuple[Review
     return _splits(path, _read_archive(Path(path)))
 
 
-def _splits(path: str, found: dict[str, list[Review]]) -> dict[str, tuple[Review, ...]]:
-    splits: dict[str, tuple[Review, ...]] = {}
-    for split in SPLITS:
-        reviews = sorted(found.get(split, []), key=lambda r: (r.label, r.id))
+def _splits(path: str, members: Iterable[tuple[str, bytes]]) -> dict[str, tuple[Review, ...]]:
+    """The reviews of ``members`` (review file name, content), by split."""
+    found: dict[str, list[Review]] = {split: [] for split in SPLITS}
+    for name, raw in members:
+        split, label, review_id, rating = _REVIEW.match(name).groups()  # type: ignore[union-attr]
+        found[split].append(Review(text=raw.decode("utf-8", errors="replace"),
+                                   label=LABELS[label], rating=int(rating), id=int(review_id)))
+    for split, reviews in found.items():
         if not reviews:
             raise ValueError(
                 f"data={path!r} is not accepted: no reviews under {split}/pos or {split}/neg; "
                 "expected the official layout aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt"
             )
-        splits[split] = tuple(reviews)
-    return splits
+    return {split: tuple(sorted(reviews, key=lambda r: (r.label, r.id)))
+            for split, reviews in found.items()}
 
 
-def _review(name: str, raw: bytes) -> tuple[str, Review] | None:
-    match = _REVIEW.match(name)
-    if match is None:
-        return None
-    split, label, review_id, rating = match.groups()
-    text = raw.decode("utf-8", errors="replace")
-    return split, Review(text=text, label=LABELS[label], rating=int(rating), id=int(review_id))
-
-
-def _read_directory(root: Path) -> dict[str, list[Review]]:
-    found: dict[str, list[Review]] = {}
+def _read_directory(root: Path) -> Iterator[tuple[str, bytes]]:
     real_root = root.resolve()
     for file in sorted(root.glob("**/*.txt")):
         name = file.relative_to(root).as_posix()
-        if _REVIEW.match(name) and file.resolve() != real_root / name:
+        if not _REVIEW.match(name):
+            continue
+        if file.resolve() != real_root / name:
             raise ValueError(  # as for a tar member: a link could lead anywhere
                 f"data={str(root)!r} is not accepted: {name!r} is reached through a symbolic "
                 f"link (to {str(file.resolve())!r}); expected reviews to be regular files "
                 "inside the dataset directory"
             )
-        if _REVIEW.match(name) and file.is_file():
-            parsed = _review(name, file.read_bytes())
-            if parsed is not None:
-                found.setdefault(parsed[0], []).append(parsed[1])
-    return found
+        if file.is_file():
+            yield name, file.read_bytes()
 
 
 def _check_member(archive: Path, member: tarfile.TarInfo) -> None:
@@ -165,20 +156,15 @@ def _check_member(archive: Path, member: tarfile.TarInfo) -> None:
         )
 
 
-def _read_archive(archive: Path) -> dict[str, list[Review]]:
-    found: dict[str, list[Review]] = {}
+def _read_archive(archive: Path) -> Iterator[tuple[str, bytes]]:
     try:
         with tarfile.open(archive, mode="r:*") as tar:
             for member in tar:
                 _check_member(archive, member)
-                if not member.isfile() or _REVIEW.match(member.name) is None:
-                    continue
-                handle = tar.extractfile(member)
-                if handle is None:
-                    continue
-                parsed = _review(member.name, handle.read())
-                if parsed is not None:
-                    found.setdefault(parsed[0], []).append(parsed[1])
+                if member.isfile() and _REVIEW.match(member.name):
+                    handle = tar.extractfile(member)
+                    if handle is not None:
+                        yield member.name, handle.read()
     except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
         if isinstance(error, (FileNotFoundError, PermissionError, IsADirectoryError)):
             raise
@@ -186,7 +172,6 @@ def _read_archive(archive: Path) -> dict[str, list[Review]]:
             f"data={str(archive)!r} is not accepted: not a readable tar archive "
             f"({type(error).__name__}: {error}); expected the aclImdb .tar.gz, complete"
         ) from error
-    return found
 
 
 def sha256_of(path: str | os.PathLike[str]) -> str:

@@ -1,10 +1,13 @@
 """Results of ``rnnbench converge``: one JSON file, rewritten atomically after every epoch.
 
-A rerun with the same settings resumes: finished runs are kept, an unfinished run goes on
-from its last checkpoint (model, optimizer and RNG state, written before the JSON and
-loaded with ``torch.load(weights_only=True)``), so the interrupted and the uninterrupted
-run give the same numbers. Asking for more epochs than a finished run has extends it.
-Settings that differ from the file's are refused (use another ``--out`` or ``--restart``).
+A rerun of the same command resumes. A run recorded ``done`` with as many epochs as asked, or
+``diverged``, is kept as it is, even without its checkpoint; an unfinished run, or a ``done``
+run given more epochs, goes on from its last checkpoint (model, optimizer and RNG state,
+written before the JSON, loaded with ``torch.load(weights_only=True)``; without one it is
+retrained from the start), so interrupted and uninterrupted runs give the same numbers. Refused
+with a message that names the file (exit 2), and never overwritten until ``--restart``: other
+settings than the file's, fewer epochs than a run in it already has (never truncated
+silently), a results file or checkpoint that cannot be read or has the wrong shape.
 
 Schema ``rnnbench.converge/1`` (all accuracies are fractions, times seconds, memory MiB)::
 
@@ -58,16 +61,6 @@ A run whose loss or a metric stops being a finite number is recorded as ``"statu
 "diverged"`` with ``"diverged": {"epoch", "reason"}``; its ``epochs`` keep the finite epochs
 before it, so the file never holds ``NaN`` or ``Infinity`` (the writer refuses them).
 
-Resuming (a rerun of the same command):
-
-- a run recorded ``done`` with as many epochs as asked, or ``diverged``, is kept as it is,
-  even when its checkpoint is gone; a ``done`` run with fewer epochs than asked is extended
-  from its checkpoint (or retrained from the start without one, which gives the same numbers);
-- asking for *fewer* epochs than a run in the file already has is refused, never truncated
-  silently: rerun with the file's epochs, another ``--out``, or ``--restart``;
-- a results file or checkpoint that cannot be read or has the wrong shape is an error that
-  names it (exit 2): nothing is overwritten until ``--restart`` says so.
-
 Several ``rnnbench converge`` processes may share one ``--out`` (e.g. one per cell): every
 write holds ``OUT.lock`` and merges the runs the others wrote meanwhile, so none are lost
 (give them different ``--cells``: the same cell and seed would be trained twice). The empty
@@ -76,9 +69,10 @@ lock file stays beside the results; delete it only when no run is going.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -144,8 +138,25 @@ class ResultsStore:
                         "created": now(), "updated": now(), "runs": [], "cells": {}}
         self.document = document
 
-    def _locked(self) -> _Locked:
-        return _Locked(self.lock, self.path)
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """The results file's lock, or a :class:`StateError` that says who holds it."""
+        try:
+            self.lock.acquire()
+        except filelock.Timeout:
+            raise StateError(
+                f"out={str(self.path)!r}: its lock {self.lock.lock_file!r} stayed taken for "
+                f"{LOCK_TIMEOUT_S} s: another rnnbench converge is writing it; wait for it, or "
+                "delete the lock file if no such process runs"
+            ) from None
+        except OSError as error:
+            raise StateError(f"out={str(self.path)!r}: cannot create its lock file "
+                             f"{self.lock.lock_file!r} ({error.strerror or error}); choose a "
+                             "writable --out") from None
+        try:
+            yield
+        finally:
+            self.lock.release()
 
     def _read(self) -> dict[str, Any] | None:
         """The file's document, checked against this run's settings; ``None`` if absent."""
@@ -247,30 +258,6 @@ class ResultsStore:
         return StateError(f"checkpoint {str(path)!r} {why}: delete it to train {cell} seed "
                           f"{seed} from its first epoch, or pass --restart to start the whole "
                           f"file {str(self.path)!r} over")
-
-
-class _Locked:
-    """``with`` the results file's lock, or a :class:`StateError` that says who holds it."""
-
-    def __init__(self, lock: filelock.BaseFileLock, path: Path) -> None:
-        self.lock, self.path = lock, path
-
-    def __enter__(self) -> None:
-        try:
-            self.lock.acquire()
-        except filelock.Timeout:
-            raise StateError(
-                f"out={str(self.path)!r}: its lock {self.lock.lock_file!r} stayed taken for "
-                f"{LOCK_TIMEOUT_S} s: another rnnbench converge is writing it; wait for it, or "
-                "delete the lock file if no such process runs"
-            ) from None
-        except OSError as error:
-            raise StateError(f"out={str(self.path)!r}: cannot create its lock file "
-                             f"{self.lock.lock_file!r} ({error.strerror or error}); choose a "
-                             "writable --out") from None
-
-    def __exit__(self, *exc: object) -> None:
-        self.lock.release()
 
 
 def _check_document(path: Path, document: Any, advice: str) -> None:

@@ -1,20 +1,17 @@
 """Measure a baseline commit and the working tree on this machine, interleaved (A/B).
 
 Timings compare only between runs of one machine, so when the committed baseline comes from
-another machine (or on demand, ``rnnbench gate --against REV``) the gate measures the baseline's
-*code* here. The commit is extracted from git into a temporary folder (``git archive``: no
-worktree bookkeeping is left behind, whatever stops the run) and its own suite runs from its own
-``src`` on this interpreter, in a worker process (:mod:`rnnbench.gate.worker`) beside a worker
-of the current tree. The two are driven in **lockstep**, one call at a time: for each shape, every
-round times each implementation once on both sides, in the order A B, B A, ... So the baseline and
-the current code, and each custom case and its native reference, are measured seconds apart, and
-a machine whose speed wanders by tens of percent over a minute (seen on shared VMs: a native
-case 0.8x to 1.4x between two pytest processes a minute apart) hits all of them alike. Whole-suite
-runs per side, even interleaved in chunks, do not survive that (``reports/gate/ab-study.md``).
-pytest-benchmark cannot interleave two processes, so this loop times by hand, with its rules:
-untimed warm-up calls, at least ``MIN_ROUNDS`` rounds, about ``MAX_TIME`` seconds per case.
-
-The fault-injection switch (``RNNBENCH_SLOWDOWN``) applies to the current side only.
+another machine (or with ``rnnbench gate --against REV``) the gate measures the baseline's
+*code* here: the commit is extracted with ``git archive`` into a temporary folder and its own
+suite runs from its own ``src``, in a worker process (:mod:`rnnbench.gate.worker`) beside a
+worker of the current tree. The two are driven in **lockstep**: for each shape, every round
+times each implementation once on both sides, in the order A B, B A, ... so both sides, and
+each custom case and its native reference, are measured seconds apart, and a shared machine
+whose speed wanders by tens of percent over a minute hits all of them alike (whole-suite runs
+per side do not survive that: ``reports/gate/ab-study.md``). pytest-benchmark cannot
+interleave two processes, so this loop times by hand, with its rules: untimed warm-up calls,
+at least ``MIN_ROUNDS`` rounds, about ``MAX_TIME`` seconds per case. The fault-injection
+switch (``RNNBENCH_SLOWDOWN``) applies to the current side only.
 """
 
 from __future__ import annotations
@@ -56,10 +53,9 @@ class Pair(NamedTuple):
     current: Run
 
 
-def repo_root(start: Path | None = None) -> Path:
-    """The top of the git repository holding ``start`` (default: here)."""
-    done = _git(["rev-parse", "--show-toplevel"], start or Path.cwd())
-    return Path(done.strip())
+def repo_root() -> Path:
+    """The top of the git repository holding the current folder."""
+    return Path(_git(["rev-parse", "--show-toplevel"], Path.cwd()).strip())
 
 
 def resolve_commit(rev: str, repo: Path) -> str:
@@ -195,7 +191,8 @@ def measure(tree: Path, commit: str, folder: Path, pytest_args: str,
     (pytest-benchmark's format, as the gate reads it).
     """
     here = repo_root()
-    threads = _threads(pytest_args)
+    match = re.search(r"--rnnbench-threads[= ](\d+)", pytest_args)
+    threads = int(match.group(1)) if match else 1
     plan = shapes(list(cases) or collect(pytest_args, here))
     sides = {"baseline": Worker("baseline", tree, _without_switches(), threads),
              "current": Worker("current", here, dict(os.environ), threads)}
@@ -248,11 +245,6 @@ def _load(worker: Worker, group: Sequence[str]) -> dict[str, float]:
         elif worker.side == "current":
             raise UnusableInput(f"{case} does not run in the current tree: {reply['error']}")
     return loaded
-
-
-def _threads(pytest_args: str) -> int:
-    match = re.search(r"--rnnbench-threads[= ](\d+)", pytest_args)
-    return int(match.group(1)) if match else 1
 
 
 def _document(timings: dict[str, list[float]], infos: dict[str, dict[str, Any]],
