@@ -9,23 +9,16 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from test_gate_synthetic import suite, write
+from test_gate_synthetic import run_cli, suite, write
 
 from rnnbench.bench.grid import Case
 from rnnbench.bench.slowdown import ENV as SLOWDOWN_ENV
-from rnnbench.cli import main
 from rnnbench.gate import ab
 from rnnbench.gate.compare import UnusableInput, load_run, parse_run
 from rnnbench.gate.rerun import CPU_ARGS
 
 ROOT = Path(__file__).resolve().parents[1]
 EPYC = {"cpu": "AMD EPYC", "arch": "x86_64", "cpu_flags": "avx2 fma"}
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str]:
-    status = main([*map(str, args)])
-    out, err = capsys.readouterr()
-    return status, out + err
 
 
 def fake_pair(eager_ms: float = 47.0) -> ab.Pair:

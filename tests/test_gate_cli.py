@@ -7,18 +7,11 @@ import os
 from pathlib import Path
 
 import pytest
-from test_gate_synthetic import suite, write
+from test_gate_synthetic import run_cli, suite, write
 
 from rnnbench import files
-from rnnbench.cli import main
 from rnnbench.commands import baseline as baseline_module
 from rnnbench.gate import load_run
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str]:
-    status = main([*map(str, args)])
-    out, err = capsys.readouterr()
-    return status, out + err
 
 
 def test_self_comparison_exits_0(tmp_path, capsys) -> None:

@@ -6,15 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from test_gate_synthetic import document, entry, suite, timings, write
-
-from rnnbench.cli import main
+from test_gate_synthetic import document, entry, run_cli, suite, timings, write
 
 
 def gate(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str]:
-    status = main(["gate", *map(str, args)])
-    out, err = capsys.readouterr()
-    return status, out + err
+    return run_cli(capsys, "gate", *args)
 
 
 @pytest.fixture

@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from rnnbench.bench.grid import Case
+from rnnbench.cli import main
 
 CPU = "Intel(R) Xeon(R) Processor"
 
@@ -65,6 +67,13 @@ def suite(native_ms: float = 40.0, eager_ms: float = 47.0, seed: int = 0, rounds
 def write(path: Path, content: dict[str, Any] | str) -> Path:
     path.write_text(content if isinstance(content, str) else json.dumps(content))
     return path
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str]:
+    """``rnnbench ARGS`` in this process: its exit status and everything it printed."""
+    status = main([*map(str, args)])
+    out, err = capsys.readouterr()
+    return status, out + err
 
 
 def run_pytest(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:

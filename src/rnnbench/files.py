@@ -1,15 +1,10 @@
 """Reading and writing rnnbench's files, with errors that name the file and what to do.
 
-- :func:`read_json`: the parsed JSON of an input, or :class:`BadFile` (a ``ValueError``,
-  so the CLI exits 2) for a file that is missing, not a regular file, unreadable, not UTF-8,
-  empty, not JSON, nested too deeply, or holding ``NaN``/``Infinity`` (not JSON, and most
-  parsers refuse it).
-- :func:`write_atomic` / :func:`write_json`: the one atomic writer. A reader sees the old file
-  or the new one, never a torn one: the content goes to a temporary file in the target's
-  folder (same filesystem), is flushed to disk and renamed over the target with
-  ``os.replace``. ``write_json`` refuses non-finite numbers instead of writing ``NaN``.
-- :func:`check_output_file` / :func:`check_output_dir`: refuse an output path that cannot
-  be written *before* the work that produces it starts.
+:func:`read_json` raises :class:`BadFile` (a ``ValueError``: the CLI exits 2) for an input it
+cannot use. :func:`write_atomic` is the one writer: the content goes to a temporary file beside
+the target, is flushed to disk and renamed over it, so a reader sees the old file or the new
+one, never a torn one. :func:`check_output_file` and :func:`check_output_dir` refuse an output
+path *before* the work that produces it starts.
 """
 
 from __future__ import annotations
@@ -49,7 +44,7 @@ def read_json(path: str | os.PathLike[str], role: str = "input file") -> Any:
         raise BadFile(f"{where} is empty: expected JSON (was the run that writes it "
                       "interrupted?)")
     try:
-        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+        return json.loads(text, parse_constant=_finite, parse_float=_finite)
     except json.JSONDecodeError as error:
         raise BadFile(f"{where} is not valid JSON (line {error.lineno}, column {error.colno}: "
                       f"{error.msg})") from None
@@ -67,13 +62,10 @@ class _NonFinite(Exception):
     pass
 
 
-def _refuse_constant(name: str) -> Any:
-    raise _NonFinite(name)
-
-
-def _finite_float(text: str) -> float:
+def _finite(text: str) -> float:
+    """A JSON number; NaN, Infinity (not JSON, most parsers refuse them) and 1e999 raise."""
     value = float(text)
-    if not math.isfinite(value):  # 1e999 parses as inf
+    if not math.isfinite(value):
         raise _NonFinite(text)
     return value
 

@@ -1,17 +1,11 @@
-"""What machine the benchmarks ran on, for pytest-benchmark's ``machine_info``.
+"""What machine the benchmarks ran on, for pytest-benchmark's ``machine_info``: library
+versions, the CPU model and thread counts, and on NVIDIA machines each GPU's name, driver,
+memory, clocks, temperature, power and throttle reasons read with NVML (``pynvml``, package
+``nvidia-ml-py``; a field NVML cannot read is simply absent).
 
-Besides pytest-benchmark's own fields: library versions, the CPU model and thread counts,
-and on NVIDIA machines each GPU's name, driver, memory, clocks, temperature, power and
-throttle reasons read with NVML (``pynvml``, package ``nvidia-ml-py``). Every NVML call is
-guarded: without the package, the driver or a field, that field is simply absent.
-
-``device_name`` names what the timings are of (the GPU when CUDA cases run, else the CPU
-model); :func:`check_comparable` refuses to compare runs whose ``device_name`` differ.
-Readings that change from run to run on one machine (GPU clocks, temperature, power,
-throttle reasons) sit under each GPU's ``state`` key so a comparison can leave them out;
-so does the 1-minute load average at the start and the end of the run (:data:`LOAD`), which
-says whether other work competed for the CPU while the timings were taken
-(:func:`load_warning`).
+``device_name`` names what the timings are of (the GPU when CUDA cases run, else the CPU model).
+Readings that change from run to run on one machine (each GPU's ``state``, the load averages
+under :data:`LOAD`) are left out of comparisons (:func:`drop_volatile`).
 """
 
 from __future__ import annotations
@@ -82,8 +76,8 @@ def _gpu(nvml: Any, index: int) -> dict[str, Any]:
     memory = _read(nvml.nvmlDeviceGetMemoryInfo, handle)
     reasons_of = getattr(nvml, "nvmlDeviceGetCurrentClocksEventReasons", None) or getattr(
         nvml, "nvmlDeviceGetCurrentClocksThrottleReasons", None)
-    reasons = _read(reasons_of, handle) if reasons_of else None
-    entry = {
+    reasons = _read(reasons_of, handle)
+    return {
         "index": index,
         "name": _text(_read(nvml.nvmlDeviceGetName, handle)),
         "uuid": _text(_read(nvml.nvmlDeviceGetUUID, handle)),
@@ -102,7 +96,6 @@ def _gpu(nvml: Any, index: int) -> dict[str, Any]:
             "throttle_reasons": None if reasons is None else throttle_reasons(nvml, reasons),
         },
     }
-    return entry
 
 
 def throttle_reasons(nvml: Any, mask: int) -> list[str]:
@@ -117,11 +110,9 @@ def throttle_reasons(nvml: Any, mask: int) -> list[str]:
 
 def _read(call: Callable[..., Any] | None, *args: Any) -> Any:
     """``call(*args)``, or None when NVML cannot say (old driver, unsupported field, ...)."""
-    if call is None:
-        return None
     try:
-        return call(*args)
-    except Exception:
+        return call(*args)  # type: ignore[misc]
+    except Exception:  # None too: no such function in this pynvml
         return None
 
 

@@ -1,13 +1,8 @@
-"""``rnnbench targets FILE``: the speed suite's targets, as measured in a results JSON.
-
-Reads what ``pytest benchmarks --benchmark-json=FILE`` wrote and prints, as markdown:
-
-- every forward+backward shape: native's median time, the best custom implementation and
-  its ratio to native (targets: at most 1.3x on CPU for one layer of the seed model at
-  T=100, B=64; at most 2x of cuDNN on CUDA for PyTorch's fastrnns shape);
-- the growth of each implementation from T=100 to T=800 divided by native's own growth
-  (target: at most 1.5);
-- the spread (IQR / median) of the cases slower than 1 ms, and the run's wall time.
+"""``rnnbench targets FILE``: the speed suite's targets, measured in a results JSON, as markdown:
+per forward+backward shape the best custom implementation's ratio to native (at most 1.3x on
+CPU for one layer of the seed model at T=100, B=64; 2x of cuDNN for PyTorch's fastrnns shape),
+each implementation's growth from T=100 to T=800 relative to native's (at most 1.5), and the
+spread (IQR / median) of the cases slower than 1 ms.
 """
 
 from __future__ import annotations

@@ -1,14 +1,7 @@
-"""A regression gate for pytest-benchmark results that holds on noisy, shared machines.
-
-``rnnbench gate BASELINE.json CURRENT.json`` exits 0 (no regression), 1 (regression, each case
-printed with old and new time, ratio and why it counts) or 2 (unusable input). Results are read
-by :mod:`rnnbench.results`. Modules:
-
-- :mod:`~rnnbench.gate.stats`: Mann–Whitney U and the bootstrap interval of a ratio;
-- :mod:`~rnnbench.gate.deterministic`: counts (FLOPs, ATen ops, bytes) that must not grow;
-- :mod:`~rnnbench.gate.compare`: the decision rule (documented there);
-- :mod:`~rnnbench.gate.report`: text and JSON output;
-- :mod:`~rnnbench.gate.plugin`: the same gate as a pytest option (``-p rnnbench.gate.plugin``).
+"""A regression gate for pytest-benchmark results that holds on noisy, shared machines:
+``rnnbench gate`` (:mod:`rnnbench.commands.gate`), its decision rule
+(:mod:`~rnnbench.gate.compare`), and the same gate as a pytest option
+(``-p rnnbench.gate.plugin``). Results are read by :mod:`rnnbench.results`.
 """
 
 from rnnbench.gate.compare import Comparison, Rule, UnusableInput, Verdict, compare, load_run
