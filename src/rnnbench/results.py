@@ -36,22 +36,17 @@ HOW_TO_RECORD = "record one with `pytest benchmarks --benchmark-json=FILE`"
 
 @dataclass(frozen=True)
 class Result:
-    """One case's coordinates, timing statistics (seconds) and measured counts."""
+    """One case's coordinates, timing statistics (seconds) and measured counts (the rest of
+    ``extra_info``, e.g. ``flops`` or ``tokens``, is in ``extra``)."""
 
     case: Case
     name: str  # the suite's name for it: ``extra_info["case"]``, normally ``case.id``
     median: float
     iqr: float = 0.0
-    mean: float | None = None
-    stddev: float | None = None
     rounds: int | None = None
     data: tuple[float, ...] = ()  # every round's time, where the file holds them
-    aten_ops: int | None = None
+    aten_ops: int | None = None  # the deterministic counts the gate compares
     peak_memory_bytes: int | None = None
-    tokens: int | None = None
-    flops: float | None = None
-    params: int | None = None
-    threads: int | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)  # the whole ``extra_info``
 
 
@@ -193,11 +188,9 @@ def _result(entry: object, where: str) -> Result | None:
                       "pytest benchmarks --benchmark-json=FILE")
     return Result(
         case=case, name=name, median=float(median), iqr=_float(stats.get("iqr")) or 0.0,
-        mean=_float(stats.get("mean")), stddev=_float(stats.get("stddev")),
         rounds=_int(stats.get("rounds")), data=tuple(map(float, data)),
         aten_ops=_int(info.get("aten_ops")), peak_memory_bytes=_int(info.get("peak_memory_bytes")),
-        tokens=_int(info.get("tokens")), flops=_float(info.get("flops")),
-        params=_int(info.get("params")), threads=_int(info.get("threads")), extra=info,
+        extra=info,
     )
 
 
