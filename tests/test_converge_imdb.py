@@ -172,7 +172,7 @@ def test_download_skips_a_verified_file(tmp_path, monkeypatch, archive) -> None:
     def no_network(*args: object) -> None:
         raise AssertionError("downloaded although a verified file was there")
 
-    monkeypatch.setattr(imdb.urllib.request, "urlretrieve", no_network)
+    monkeypatch.setattr(imdb.urllib.request, "urlopen", no_network)
     assert imdb.download(archive, url="https://example.invalid/x", sha256=imdb.sha256_of(archive))
 
 

@@ -25,12 +25,13 @@ import hashlib
 import os
 import re
 import tarfile
-import tempfile
 import urllib.request
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+
+from rnnbench.files import write_atomic
 
 #: The official archive and its published SHA-256.
 URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
@@ -185,26 +186,21 @@ def sha256_of(path: str | os.PathLike[str]) -> str:
 def download(destination: str | os.PathLike[str], url: str = URL, sha256: str = SHA256) -> Path:
     """Fetch ``url`` to ``destination`` unless a file with the right checksum is there.
 
-    The download goes to a temporary file beside ``destination`` and only replaces it once
-    its SHA-256 equals ``sha256``, so an interrupted or tampered download never looks
-    like data. Raises ``ValueError`` on a checksum mismatch.
+    The download replaces ``destination`` (atomically) only once its SHA-256 equals ``sha256``,
+    so an interrupted or tampered download never looks like data. Raises ``ValueError`` on a
+    checksum mismatch.
     """
     destination = Path(destination)
     if destination.is_file() and sha256_of(destination) == sha256:
         return destination
     destination.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=destination.parent, prefix=".download-")
-    os.close(handle)
-    try:
-        urllib.request.urlretrieve(url, temporary)
-        actual = sha256_of(temporary)
-        if actual != sha256:
-            raise ValueError(
-                f"download of {url} is not accepted: SHA-256 {actual} does not match the "
-                f"expected {sha256}; nothing was written to {destination}"
-            )
-        os.replace(temporary, destination)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+    with urllib.request.urlopen(url) as response:
+        data = response.read()
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != sha256:
+        raise ValueError(
+            f"download of {url} is not accepted: SHA-256 {actual} does not match the "
+            f"expected {sha256}; nothing was written to {destination}"
+        )
+    write_atomic(destination, data)
     return destination
