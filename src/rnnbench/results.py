@@ -126,6 +126,7 @@ def parse(document: object, path: str, role: str = "results file") -> Run:
         raise BadFile(f"{where} holds no rnnbench benchmark cases (extra_info without "
                       "shape_key); was it written by this project's benchmarks?")
     commit = _mapping(document.get("commit_info"))
+    commit_id = _text(commit.get("id"))  # pytest-benchmark: "unknown"/"unversioned" for none
     status = suite.get("exitstatus")
     first = next(iter(cases.values())).extra
     return Run(
@@ -135,7 +136,8 @@ def parse(document: object, path: str, role: str = "results file") -> Run:
         torch_version=_text(machine.get("torch") or first.get("torch")),
         date=_text(str(document.get("datetime") or "")[:10]),
         threads=_int(machine.get("threads")), timer=", ".join(sorted(timers)) or None,
-        commit=_commit(commit.get("id")), dirty=commit.get("dirty") is True,
+        commit=None if commit_id in ("unknown", "unversioned") else commit_id,
+        dirty=commit.get("dirty") is True,
         exitstatus=_int(status) if isinstance(status, int) else None,
         load=_mapping(machine.get("load_average_1m")),
         paired=suite.get("runner") == "lockstep", skipped=tuple(skipped), suite=suite,
@@ -212,12 +214,6 @@ def _int(value: object) -> int | None:
 
 def _mapping(value: object) -> dict[str, Any]:
     return dict(value) if isinstance(value, dict) else {}
-
-
-def _commit(value: object) -> str | None:
-    """A commit id as pytest-benchmark records it; None for its "unknown"/"unversioned"."""
-    text = _text(value)
-    return text if text not in ("unknown", "unversioned") else None
 
 
 def _text(value: object) -> str | None:

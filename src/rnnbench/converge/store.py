@@ -15,11 +15,10 @@ Schema ``rnnbench.converge/1`` (all accuracies are fractions, times seconds, mem
       "schema": "rnnbench.converge/1",
       "task": "imdb" | "adding" | "copy",
       "settings": {...},          # the experiment's settings dataclass (experiments.py)
-      "data": {...},              # imdb: source file name, train/val/test sizes,
-                                  #   vocab_size, mean_tokens (before truncation),
-                                  #   mean_tokens_kept, truncated_share, positive_share;
-                                  #   synthetic: eval size,
-                                  #   baseline_loss, solved_when
+      "data": {...},              # imdb: source file name, train/val/test sizes, vocab_size,
+                                  #   mean_tokens (before truncation), mean_tokens_kept,
+                                  #   truncated_share, positive_share;
+                                  #   synthetic: eval size, baseline_loss, solved_when
       "environment": {"device", "device_name", "torch", "python", "platform", "threads"},
       "created": ISO-8601, "updated": ISO-8601,
       "runs": [{
@@ -45,12 +44,11 @@ Schema ``rnnbench.converge/1`` (all accuracies are fractions, times seconds, mem
         "summary": {"epochs_run", "seconds_per_epoch" (median train_seconds),
                     "cpu_seconds_per_epoch" (median train_cpu_seconds),
                     "tokens_per_second" (median), "peak_memory_mib" (max),
-                    # imdb:
-                    "best_val_accuracy", "best_epoch", "test_accuracy_at_best",
-                    "converged_epoch",
-                    # adding / copy:
-                    "steps_run", "solved", "steps_to_solve", "final_loss",
-                    "final_accuracy", "best_loss", "wall_seconds"}}],
+                    # imdb: "best_val_accuracy", "best_epoch", "test_accuracy_at_best",
+                    #   "converged_epoch"; adding / copy: "steps_run", "solved",
+                    #   "steps_to_solve", "final_loss", "final_accuracy", "best_loss",
+                    #   "wall_seconds"
+                    }}],
       "cells": {"lstm": {"<summary key>": {"n", "mean", "std", "min", "max"}}}
     }
 

@@ -128,8 +128,7 @@ def collect(pytest_args: str, tree: Path) -> list[str]:
     """The case ids the suite of ``tree`` would run with these arguments, in suite order."""
     command = [a for a in suite_command("unused.json", pytest_args)
                if not a.startswith("--benchmark-json")]
-    env = tree_env(tree)
-    done = subprocess.run([*command, "--collect-only"], cwd=tree, env=env,
+    done = subprocess.run([*command, "--collect-only"], cwd=tree, env=tree_env(tree),
                           capture_output=True, text=True, check=False)
     ids = re.findall(r"^\S+::\S+\[(.+)\]$", done.stdout, flags=re.MULTILINE)
     if done.returncode != 0 or not ids:
@@ -178,9 +177,8 @@ class Worker:
             self.process.kill()
             self.process.wait()
         for stream in (self.process.stdin, self.process.stdout):
-            if stream is not None:
-                with contextlib.suppress(Exception):
-                    stream.close()
+            with contextlib.suppress(Exception):
+                stream.close()  # type: ignore[union-attr]  # both are pipes
 
 
 def measure(tree: Path, commit: str, folder: Path, pytest_args: str,
