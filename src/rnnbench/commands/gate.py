@@ -48,7 +48,6 @@ REGRESSION = 1
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    defaults = Rule()
     parser.add_argument("baseline", nargs="?", help="pytest-benchmark JSON of the baseline "
                         "(e.g. baselines/cpu-quick.json); optional with --against")
     parser.add_argument("current", nargs="?", help="pytest-benchmark JSON of this run "
@@ -65,11 +64,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="with --run: A/B against the baseline's commit even on its machine")
     parser.add_argument("--min-ratio", type=float, default=None, metavar="R",
                         help="smallest slowdown, relative to native of the same shape, that "
-                        f"fails (default {defaults.min_ratio} between runs of different times, "
+                        f"fails (default {Rule.min_ratio} between runs of different times, "
                         f"{AB_MIN_RATIO} in A/B mode)")
-    parser.add_argument("--alpha", type=float, default=defaults.alpha, metavar="P",
+    parser.add_argument("--alpha", type=float, default=Rule.alpha, metavar="P",
                         help=f"significance level of the Mann-Whitney U test "
-                        f"(default {defaults.alpha})")
+                        f"(default {Rule.alpha})")
     parser.add_argument("--raw-min-ratio", type=float, default=None, metavar="R",
                         help="also fail native cases on raw time at this ratio (default: "
                         "report-only)")
@@ -204,8 +203,7 @@ def this_machine() -> dict[str, str]:
 
 
 def _rule(args: argparse.Namespace, ab_mode: bool) -> Rule:
-    default = Rule()
-    return Rule(min_ratio=args.min_ratio or (AB_MIN_RATIO if ab_mode else default.min_ratio),
+    return Rule(min_ratio=args.min_ratio or (AB_MIN_RATIO if ab_mode else Rule.min_ratio),
                 alpha=args.alpha, raw_min_ratio=args.raw_min_ratio,
                 check_signals=args.check_signals)
 

@@ -37,7 +37,6 @@ def unpaired_ratio(current: Sequence[float], baseline: Sequence[float],
                if x is not None]
     scales = [float(np.median(x)) for x in samples[2:]] or [1.0, 1.0]
     now, then = samples[0] / scales[0], samples[1] / scales[1]
-    ratio = (float(np.median(samples[0])) / scales[0]) / (float(np.median(samples[1])) / scales[1])
     slower = float(stats.mannwhitneyu(now, then, alternative="greater").pvalue)
     faster = float(stats.mannwhitneyu(then, now, alternative="greater").pvalue)
 
@@ -46,9 +45,9 @@ def unpaired_ratio(current: Sequence[float], baseline: Sequence[float],
         ratio = medians[0] / medians[1]
         return ratio / (medians[2] / medians[3]) if len(medians) == 4 else ratio
 
+    ratio = float(statistic(*samples))
     if all(np.ptp(x) == 0 for x in samples):  # nothing to resample: the interval is a point
-        point = float(statistic(*samples))
-        return ratio, (point, point), slower, faster
+        return ratio, (ratio, ratio), slower, faster
     result = stats.bootstrap(
         samples, statistic, n_resamples=RESAMPLES, confidence_level=confidence,
         method="percentile", vectorized=True, paired=False, rng=np.random.default_rng(SEED),
