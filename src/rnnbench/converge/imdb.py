@@ -109,11 +109,12 @@ def _load_archive(path: str, size: int, mtime_ns: int) -> dict[str, tuple[Review
     return _splits(path, _read_archive(Path(path)))
 
 
-def _splits(path: str, members: Iterable[tuple[str, bytes]]) -> dict[str, tuple[Review, ...]]:
-    """The reviews of ``members`` (review file name, content), by split."""
+def _splits(path: str, members: Iterable[tuple[re.Match[str], bytes]]
+            ) -> dict[str, tuple[Review, ...]]:
+    """The reviews of ``members`` (the match of a review's name, its content), by split."""
     found: dict[str, list[Review]] = {split: [] for split in SPLITS}
-    for name, raw in members:
-        split, label, review_id, rating = _REVIEW.match(name).groups()  # type: ignore[union-attr]
+    for match, raw in members:
+        split, label, review_id, rating = match.groups()
         found[split].append(Review(text=raw.decode("utf-8", errors="replace"),
                                    label=LABELS[label], rating=int(rating), id=int(review_id)))
     for split, reviews in found.items():
@@ -126,11 +127,11 @@ def _splits(path: str, members: Iterable[tuple[str, bytes]]) -> dict[str, tuple[
             for split, reviews in found.items()}
 
 
-def _read_directory(root: Path) -> Iterator[tuple[str, bytes]]:
+def _read_directory(root: Path) -> Iterator[tuple[re.Match[str], bytes]]:
     real_root = root.resolve()
     for file in sorted(root.glob("**/*.txt")):
         name = file.relative_to(root).as_posix()
-        if not _REVIEW.match(name):
+        if not (match := _REVIEW.match(name)):
             continue
         if file.resolve() != real_root / name:
             raise ValueError(  # as for a tar member: a link could lead anywhere
@@ -139,7 +140,7 @@ def _read_directory(root: Path) -> Iterator[tuple[str, bytes]]:
                 "inside the dataset directory"
             )
         if file.is_file():
-            yield name, file.read_bytes()
+            yield match, file.read_bytes()
 
 
 def _check_member(archive: Path, member: tarfile.TarInfo) -> None:
@@ -157,15 +158,14 @@ def _check_member(archive: Path, member: tarfile.TarInfo) -> None:
         )
 
 
-def _read_archive(archive: Path) -> Iterator[tuple[str, bytes]]:
+def _read_archive(archive: Path) -> Iterator[tuple[re.Match[str], bytes]]:
     try:
         with tarfile.open(archive, mode="r:*") as tar:
             for member in tar:
                 _check_member(archive, member)
-                if member.isfile() and _REVIEW.match(member.name):
-                    handle = tar.extractfile(member)
-                    if handle is not None:
-                        yield member.name, handle.read()
+                match = _REVIEW.match(member.name) if member.isfile() else None
+                if match and (handle := tar.extractfile(member)) is not None:
+                    yield match, handle.read()
     except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
         if isinstance(error, (FileNotFoundError, PermissionError, IsADirectoryError)):
             raise
