@@ -105,7 +105,7 @@ def count_parameters(config: RecurrentConfig) -> int:
 
 @dataclass(frozen=True)
 class ClassifierConfig:
-    """An embedding, a recurrent stack and a linear head: the seed article's IMDB model."""
+    """An embedding, a recurrent stack and a linear head: the article's IMDB model."""
 
     vocab_size: int
     embed_dim: int

@@ -7,8 +7,8 @@ test split (only after an epoch that beats every earlier validation accuracy: th
 result is reported at the best-validation epoch alone, and IMDB's 25,000 test reviews would
 otherwise cost about as much as the training epoch), and tallies loss and hits of a batch:
 
-- ``imdb``: the seed article's sentiment classifier. Defaults (:class:`ImdbSettings`) are
-  the seed's embed 256, hidden 128, 2 layers, dropout 0.5, Adam lr 1e-3, batch 64, plus
+- ``imdb``: the article's sentiment classifier. Defaults (:class:`ImdbSettings`) are
+  the article's embed 256, hidden 128, 2 layers, dropout 0.5, Adam lr 1e-3, batch 64, plus
   ours: vocabulary of 10,000 (min. frequency 2), the first 256 tokens, 20 % of the
   training reviews held out for validation (seeded by ``split_seed``, the same for every
   run seed). Accuracy is the share of reviews classified right.

@@ -136,7 +136,7 @@ class ConvergenceModel(nn.Module):
 
 def classifier(cell: str, impl: str, vocab_size: int, embed_dim: int, hidden_size: int,
                num_layers: int, dropout: float, classes: int = 2) -> ConvergenceModel:
-    """The seed article's sentiment model: embedding, recurrent stack, linear head."""
+    """The article's sentiment model: embedding, recurrent stack, linear head."""
     stack = RecurrentStack(cell, impl, embed_dim, hidden_size, num_layers, dropout)
     return ConvergenceModel(nn.Embedding(vocab_size, embed_dim, padding_idx=0), stack, classes)
 
