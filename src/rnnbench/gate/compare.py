@@ -122,9 +122,8 @@ class Rule:
         if not self.min_ratio > 1:
             raise ValueError(f"min_ratio={self.min_ratio!r} is not accepted: expected > 1")
         if self.raw_min_ratio is not None and not self.raw_min_ratio > 1:
-            raise ValueError(
-                f"raw_min_ratio={self.raw_min_ratio!r} is not accepted: expected > 1 or None"
-            )
+            raise ValueError(f"raw_min_ratio={self.raw_min_ratio!r} is not accepted: "
+                             "expected > 1 or None")
         if not 0 < self.alpha < 1:
             raise ValueError(f"alpha={self.alpha!r} is not accepted: expected 0 < alpha < 1")
 
@@ -243,11 +242,9 @@ def compare(
     for key in common:
         judged = [judge(key, base, run, rule) for base, run in pairs
                   if key in run.by_name() and key in base.by_name()]
-        changes = (
-            tuple(signal_changes(_signals(source[key]), _signals(now_cases[key]),
-                                 rule.tolerances))
-            if rule.check_signals and key in source else ()
-        )
+        counted = rule.check_signals and key in source
+        changes = tuple(signal_changes(_signals(source[key]), _signals(now_cases[key]),
+                                       rule.tolerances)) if counted else ()
         # the most favourable verdict over the reruns, counting them in ``runs``
         best = min(judged, key=lambda v: (v.timing_regressed, v.ratio))
         verdicts.append(replace(best, runs=len(judged), signals=changes))

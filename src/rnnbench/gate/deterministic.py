@@ -48,14 +48,8 @@ class SignalChange:
         return text
 
 
-def signal_changes(
-    baseline: Mapping[str, float],
-    current: Mapping[str, float],
-    tolerances: Mapping[str, float] = TOLERANCES,
-) -> list[SignalChange]:
+def signal_changes(baseline: Mapping[str, float], current: Mapping[str, float],
+                   tolerances: Mapping[str, float] = TOLERANCES) -> list[SignalChange]:
     """The signals both runs recorded whose values differ (growth and shrinkage alike)."""
-    return [
-        SignalChange(name, baseline[name], current[name], tolerances.get(name, 0.0))
-        for name in sorted(baseline.keys() & current.keys())
-        if baseline[name] != current[name]
-    ]
+    return [SignalChange(name, baseline[name], current[name], tolerances.get(name, 0.0))
+            for name in sorted(baseline.keys() & current.keys()) if baseline[name] != current[name]]

@@ -1,13 +1,11 @@
-"""The gate as the pytest option users expect: judge this session's benchmarks at its end.
-
-Load it with ``-p rnnbench.gate.plugin``; it does nothing unless ``--rnnbench-gate`` is given::
+"""The gate as the pytest option users expect: judge this session's benchmarks at its end::
 
     pytest benchmarks -p rnnbench.gate.plugin --rnnbench-gate=baselines/cpu-quick.json
 
-It builds the session's pytest-benchmark JSON (raw timings included) exactly as
-``--benchmark-json`` would, compares it with the baseline by the rule of
-:mod:`rnnbench.gate.compare`, prints the gate's report in the terminal summary and fails the
-session (exit 1) on a regression, or with pytest's usage-error code (4) on unusable input.
+Without ``--rnnbench-gate`` it does nothing. It builds the session's pytest-benchmark JSON (raw
+timings included) as ``--benchmark-json`` would, judges it by :mod:`rnnbench.gate.compare`,
+prints the report in the terminal summary and fails the session (exit 1) on a regression, or
+with pytest's usage-error code (4) on unusable input.
 """
 
 from __future__ import annotations

@@ -20,11 +20,8 @@ def format_text(comparison: Comparison) -> str:
         )
     lines += [f"note: {note}" for note in comparison.notes]
     width = max(len(v.case) for v in comparison.verdicts)
-    lines.append("")
-    lines.append(
-        f"{'case':<{width}}  {'base ms':>8}  {'now ms':>8}  {'ratio':>6}  {'95% interval':>13}  "
-        f"{'p':>7}  verdict"
-    )
+    lines += ["", f"{'case':<{width}}  {'base ms':>8}  {'now ms':>8}  {'ratio':>6}  "
+                  f"{'95% interval':>13}  {'p':>7}  verdict"]
     for v in comparison.verdicts:
         low, high = v.interval
         lines.append(
