@@ -1,46 +1,40 @@
 """The decision rule: which cases of the current run regressed against the baseline.
 
 **Timing.** A custom case (``impl`` other than ``native``) is compared *relative to the native
-case of the same shape measured in the same run*: its normalised time is ``t / median(native)``
-of its own run, and the effect is the ratio of normalised medians::
+case of the same shape measured in the same run*, so a machine that is uniformly faster or
+slower than the baseline's cancels out::
 
     ratio = (median(now) / median(now native)) / (median(base) / median(base native))
 
-so a machine that is uniformly faster or slower than the baseline's cancels out. The case
-regressed when BOTH hold:
-
-1. effect size: ``ratio >= Rule.min_ratio`` (chosen from measured false alarms, see
-   ``reports/gate/``), and
-2. significance: the one-sided Mann–Whitney U test of the normalised raw round timings (now
-   against base) gives ``p < Rule.alpha``.
-
-The effect threshold keeps drift and small real changes from failing CI (with many rounds, the U
-test alone calls every difference significant); the U test keeps a handful of disturbed
-rounds from doing so. A bootstrap interval of the ratio is reported beside them.
+The case regressed when BOTH hold: the effect ``ratio >= Rule.min_ratio`` (chosen from measured
+false alarms, see ``reports/gate/``), and the one-sided Mann–Whitney U test of the normalised
+raw rounds (now against base) gives ``p < Rule.alpha`` (:mod:`rnnbench.gate.stats`; rounds
+measured in lockstep, A/B mode: the paired Wilcoxon test). The effect threshold keeps drift
+and small real changes from failing CI (with many rounds, the test alone calls every
+difference significant); the test keeps a handful of disturbed rounds from doing so. A
+bootstrap interval of the ratio is reported beside them.
 
 Native cases, and custom cases whose shape has no native case in both runs, have no in-run
-reference. Their raw ratio ``median(now) / median(base)`` is *reported, not gated* by default,
-because the baseline usually comes from another session or machine; ``Rule.raw_min_ratio``
-gates them too (same rule, raw times) when both runs come from the same quiet machine.
+reference: their raw ratio ``median(now) / median(base)`` is *reported, not gated*, because the
+baseline usually comes from another session or machine, unless ``Rule.raw_min_ratio`` gates
+them too (same rule, raw times) when both runs come from the same quiet machine.
 
 **Confirmation.** Load from other processes can slow one case's rounds and not its
-reference's. Given reruns (``confirm``: more current runs, typically of the suspect cases and
-their references only), a timing regression counts only if *every* run that measured the case
-shows it; the verdict shown is the most favourable run's. A real slowdown reproduces, a
-passing disturbance rarely hits the same case twice.
+reference's. Given reruns (``confirm``), a timing regression counts only if *every* run that
+measured the case shows it; the verdict shown is the most favourable run's. A real slowdown
+reproduces, a passing disturbance rarely hits the same case twice.
 
 **Deterministic signals** (:mod:`rnnbench.gate.deterministic`) fail a case whenever one grew
 beyond its tolerance, however noisy the timings.
 
-**Runs** must come from the same machine: the same processor (model, architecture, instruction
-set flags), for GPUs the same model, the same CPU thread count and timer. The balance between
-oneDNN's fused kernels and the custom loops differs between processors (a custom LSTM is 1.3x
-native on one Xeon and 1.7x on one EPYC), so normalising by native does not make timings of two
-machines comparable: :func:`check_compatible` names the difference and refuses.
-The gate then measures the baseline's commit on this machine (:mod:`rnnbench.gate.ab`).
+**Runs** must come from the same machine (processor model, architecture, instruction set flags;
+GPU model) with the same CPU thread count and timer: the balance between oneDNN's fused kernels
+and the custom loops differs between processors (a custom LSTM is 1.3x native on one Xeon and
+1.7x on one EPYC), so normalising by native does not make two machines comparable. The gate
+then measures the baseline's commit on this machine (:mod:`rnnbench.gate.ab`).
 
 **Completeness.** A current run that lacks cases of the baseline, or the native reference of a
-custom case, is unusable (a Ctrl-C'd or filtered run would otherwise pass on what it left out),
+custom case, is unusable (a Ctrl-C'd or filtered run would otherwise pass on what it left out)
 unless ``allow_missing`` says the subset is deliberate. Cases only the current run has are
 listed, never failed.
 """
