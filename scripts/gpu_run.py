@@ -12,8 +12,9 @@ slow or failing phase costs only its own results (each phase's output goes to OU
 3. the quick CUDA benchmark suite, f32, bf16 and f16 (the suite's shape and fastrnns'
    T100 B64 I=H=512 for every impl), all impls but ``compiled``;
 4. the CUDA-graph experiment (``scripts/cuda_graphs.py``);
-5. IMDB at the article's configuration, LSTM, GRU and BiLSTM, 20 epochs, 3 seeds, three
-   runs at a time (seed 0 of every cell first), resumable and rewritten after every epoch;
+5. IMDB at the article's configuration, LSTM, GRU, BiLSTM and the LSTM with forget-gate
+   bias 1 (a control, issue 13), 20 epochs, 3 seeds, three runs at a time (seed 0 of every
+   cell first), resumable and rewritten after every epoch;
 6. the ``compiled`` impl's benchmark cases with whatever time is left;
 7. the bundle: ``gpu-quick.json`` (3 and 6 merged), at most 8 files in OUT.
 
@@ -39,8 +40,8 @@ PY = sys.executable
 SOURCE = os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))
 #: Seconds kept back at the end for the bundle.
 RESERVE_S = 15
-IMDB = ["--task", "imdb", "--cells", "lstm,gru,bilstm", "--seeds", "3", "--epochs", "20",
-        "--workers", "3"]
+IMDB = ["--task", "imdb", "--cells", "lstm,gru,bilstm,lstmfb", "--seeds", "3",
+        "--epochs", "20", "--workers", "3"]
 #: Warnings are shown, not errors (pyproject's default): one-shot runs on another torch
 #: version must not lose a case to a new deprecation notice.
 PYTEST = ["-m", "pytest", "-p", "no:cacheprovider", "-W", "default"]

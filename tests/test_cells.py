@@ -81,7 +81,7 @@ def inputs(case: Case, generator: torch.Generator) -> tuple[Tensor, object]:
     if not case.with_state:
         return x, None
     h0 = torch.randn(state_shape, dtype=case.dtype, generator=generator)
-    if case.cell == "lstm":
+    if len(CELLS[case.cell].state) == 2:
         return x, (h0, torch.randn(state_shape, dtype=case.dtype, generator=generator))
     return x, h0
 
@@ -324,3 +324,16 @@ def test_case_names_carry_the_direction_count() -> None:
     assert cells.colour("bilstm") != cells.colour("lstm")
     with pytest.raises(ValueError, match="cell='bitcn'"):
         cells.parse("bitcn")
+
+
+def test_a_cells_own_init_reaches_its_twin_and_its_layer() -> None:
+    """lstmfb: the LSTM with forget-gate bias 1; peephole: peepholes start at zero."""
+    for impl in ("native", "eager"):
+        model = build("lstmfb", impl, 3, 4, num_layers=2, bidirectional=True)
+        for name, param in model.named_parameters():
+            if name.startswith("bias_ih"):
+                assert torch.equal(param[4:8], torch.ones(4)), (impl, name)
+            if name.startswith("bias_hh"):
+                assert torch.equal(param[4:8], torch.zeros(4)), (impl, name)
+    peephole = build("peephole", "eager", 3, 4)
+    assert not peephole.weight_ci_l0.any() and peephole.weight_hh_l0.any()

@@ -28,7 +28,7 @@ def test_dry_run_runs_every_phase_and_bundles_the_results(tmp_path: Path) -> Non
     assert impls == {"native", "eager", "script", "fused", "compiled"}
     assert bench["rnnbench"]["exitstatus"] == 0 and bench["commit_info"]["id"]
     runs = json.loads((out / "imdb-cuda.json").read_text())["runs"]
-    assert {r["cell"] for r in runs} == {"lstm", "gru", "bilstm"}
+    assert {r["cell"] for r in runs} == {"lstm", "gru", "bilstm", "lstmfb"}
     assert all(r["status"] == "done" for r in runs)
     files = sorted(p.name for p in out.iterdir())
     assert len(files) <= 8 and not any(name.endswith((".lock", ".checkpoints")) for name in files)

@@ -111,7 +111,9 @@ class Cell:
     #: Tensors of one layer and direction and their closed-form count, when not PyTorch's four.
     layout: Callable[[int, int, bool, int | None], Shapes] | None = None
     size: Callable[[int, int, bool, int | None], int] | None = None
-    zero_init: tuple[str, ...] = ()  # tensors that start at zero (peepholes)
+    #: Adjusts one layer and direction's freshly initialised tensors in place (by their names
+    #: without suffix), after PyTorch's uniform ``±1/sqrt(H)``: zero peepholes, a forget bias.
+    init: Callable[[dict[str, Tensor]], None] | None = None
     projects: bool = False  # accepts proj_size (nn.LSTM's projection)
     colour: str = "#7f7f7f"
 
@@ -236,6 +238,20 @@ class MGUStep(nn.Module):
         return [h + f * (candidate - h)]  # == (1 - f) ⊙ h + f ⊙ candidate
 
 
+def _zero_peepholes(p: dict[str, Tensor]) -> None:
+    """Peepholes start at zero: the cell then computes exactly what nn.LSTM does."""
+    for name in ("weight_ci", "weight_cf", "weight_co"):
+        p[name].zero_()
+
+
+def _forget_bias_one(p: dict[str, Tensor]) -> None:
+    """Forget-gate bias 1 (Jozefowicz et al. 2015): ``b_if = 1``, ``b_hf = 0``."""
+    if "bias_ih" in p:
+        hidden = p["bias_ih"].shape[0] // 4
+        p["bias_ih"][hidden : 2 * hidden] = 1.0
+        p["bias_hh"][hidden : 2 * hidden] = 0.0
+
+
 def _g(x: Tensor) -> Tensor:
     return torch.where(x >= 0, x + 0.5, torch.sigmoid(x))
 
@@ -268,6 +284,11 @@ CELLS: dict[str, Cell] = {cell.name: cell for cell in (
          "Hochreiter & Schmidhuber 1997; forget gate: Gers et al. 2000", gates=4,
          state=("h", "c"), projection=_folded, step=LSTMStep, native=nn.LSTM,
          scans={"fused": fused.lstm_scan}, projects=True, colour="#1f77b4"),
+    Cell("lstmfb", "LSTM (forget bias 1)", "the LSTM, its forget-gate bias initialised to 1",
+         "Jozefowicz, Zaremba & Sutskever 2015 (PyTorch initialises it like every bias)",
+         gates=4, state=("h", "c"), projection=_folded, step=LSTMStep, native=nn.LSTM,
+         scans={"fused": fused.lstm_scan}, projects=True, init=_forget_bias_one,
+         colour="#aec7e8"),
     Cell("gru", "GRU", "r,z = σ(W x + U h + b); n = tanh(W_n x + b_in + r⊙(U_n h + b_hn)); "
          "h' = (1-z)⊙n + z⊙h", "Cho et al. 2014", gates=3, state=("h",),
          projection=_gru_projection, step=GRUStep, native=nn.GRU, scans={"fused": fused.gru_scan},
@@ -275,7 +296,7 @@ CELLS: dict[str, Cell] = {cell.name: cell for cell in (
     Cell("peephole", "Peephole LSTM", "LSTM with i,f += w_c{i,f}⊙c; o += w_co⊙c'",
          "Gers, Schraudolph & Schmidhuber 2002", gates=4, state=("h", "c"),
          projection=_peephole_projection, step=PeepholeStep, layout=peephole_shapes,
-         size=peephole_count, zero_init=("weight_ci", "weight_cf", "weight_co"),
+         size=peephole_count, init=_zero_peepholes,
          colour="#9467bd"),
     Cell("cifg", "CIFG", "f,o = σ(W x + U h + b); g = tanh(W x + U h + b); c' = f⊙c + (1-f)⊙g; "
          "h' = o⊙tanh(c')", "Greff et al. 2017 (coupled input-forget gate)", gates=3,

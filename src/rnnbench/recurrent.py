@@ -81,17 +81,15 @@ class Recurrent(nn.Module):
         return 2 if self.bidirectional else 1
 
     def reset_parameters(self) -> None:
-        """PyTorch's initialisation: every tensor uniform in ``±1/sqrt(hidden_size)``, except
-        the cell's ``zero_init`` tensors (peepholes start at zero: the cell then computes
-        exactly what the cell without them does)."""
+        """PyTorch's initialisation: every tensor uniform in ``±1/sqrt(hidden_size)``, then the
+        cell's own ``init`` (:class:`rnnbench.cells.Cell`) on each layer and direction."""
         bound = 1.0 / math.sqrt(self.hidden_size)
-        for names in self._names:
-            for name, full in names.items():
-                weight = getattr(self, full)
-                if name in self.spec.zero_init:
-                    nn.init.zeros_(weight)
-                else:
-                    nn.init.uniform_(weight, -bound, bound)
+        for weight in self.parameters():
+            nn.init.uniform_(weight, -bound, bound)
+        if self.spec.init is not None:
+            with torch.no_grad():
+                for names in self._names:
+                    self.spec.init({name: getattr(self, full) for name, full in names.items()})
 
     def extra_repr(self) -> str:
         text = f"{self.input_size}, {self.hidden_size}, impl={self.impl!r}"
