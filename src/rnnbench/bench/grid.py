@@ -42,8 +42,8 @@ class Model:
     num_layers: int
 
 
-SEED = Model(256, 128, 2)  # the seed article's IMDB model
-SEED_LAYER = Model(256, 128, 1)  # one layer of it: the shape of the CPU targets
+ARTICLE = Model(256, 128, 2)  # the article's IMDB model
+ARTICLE_LAYER = Model(256, 128, 1)  # one layer of it: the shape of the CPU targets
 FASTRNNS = Model(512, 512, 1)  # PyTorch's benchmarks/fastrnns default (T=100, B=64)
 
 
@@ -118,7 +118,7 @@ class Sweep:
     cells: tuple[str, ...] = GRID_CELLS
     directions: tuple[int, ...] = (1, 2)
     impls: tuple[str, ...] = IMPLS
-    models: tuple[Model, ...] = (SEED,)
+    models: tuple[Model, ...] = (ARTICLE,)
     lengths: tuple[int, ...] = (100,)
     batches: tuple[int, ...] = (64,)
     passes: tuple[str, ...] = ("fwdbwd",)
@@ -143,11 +143,11 @@ HALF = ("bf16", "f16")
 #: targets are read from (ratio to native at B=64 and B=8, growth from T=100 to T=800).
 #: PyTorch's fastrnns shape runs on CUDA only here: one CPU call of it takes about a second.
 QUICK: tuple[Sweep, ...] = (
-    Sweep(models=(SEED,)),
-    Sweep(directions=ONE, models=(SEED_LAYER,), lengths=(100, 800)),
-    Sweep(directions=ONE, models=(SEED_LAYER,), batches=(8,)),
-    Sweep(models=(SEED_LAYER,), layouts=("packed",)),
-    Sweep(directions=ONE, models=(SEED_LAYER,), passes=("fwd",)),
+    Sweep(models=(ARTICLE,)),
+    Sweep(directions=ONE, models=(ARTICLE_LAYER,), lengths=(100, 800)),
+    Sweep(directions=ONE, models=(ARTICLE_LAYER,), batches=(8,)),
+    Sweep(models=(ARTICLE_LAYER,), layouts=("packed",)),
+    Sweep(directions=ONE, models=(ARTICLE_LAYER,), passes=("fwd",)),
     Sweep(models=(FASTRNNS,), devices=("cuda",), passes=PASSES),
     Sweep(directions=ONE, models=(FASTRNNS,), devices=("cuda",), dtypes=HALF),
 )
@@ -163,13 +163,13 @@ LENGTHS: tuple[int, ...] = (16, 32, 64, 100, 256, 512, 800, 1024)
 #: cell at the seed layer's shape, and the scan cells' step loop against their scan over T.
 FULL: tuple[Sweep, ...] = (
     *QUICK,
-    Sweep(cells=ALL_CELLS, directions=ONE, models=(SEED_LAYER,), passes=PASSES),
-    Sweep(cells=SCAN_CELLS, directions=ONE, impls=("eager", "parallel"), models=(SEED_LAYER,),
+    Sweep(cells=ALL_CELLS, directions=ONE, models=(ARTICLE_LAYER,), passes=PASSES),
+    Sweep(cells=SCAN_CELLS, directions=ONE, impls=("eager", "parallel"), models=(ARTICLE_LAYER,),
           lengths=LENGTHS, passes=PASSES),
-    Sweep(models=(SEED_LAYER,), lengths=LENGTHS, passes=PASSES),
-    Sweep(models=(SEED_LAYER,), batches=(1, 8, 16, 32, 64, 128, 256), passes=PASSES),
-    Sweep(models=(SEED, SEED_LAYER, FASTRNNS), passes=PASSES, layouts=LAYOUTS),
-    Sweep(models=(SEED_LAYER, FASTRNNS), passes=PASSES, devices=("cuda",), dtypes=HALF),
+    Sweep(models=(ARTICLE_LAYER,), lengths=LENGTHS, passes=PASSES),
+    Sweep(models=(ARTICLE_LAYER,), batches=(1, 8, 16, 32, 64, 128, 256), passes=PASSES),
+    Sweep(models=(ARTICLE, ARTICLE_LAYER, FASTRNNS), passes=PASSES, layouts=LAYOUTS),
+    Sweep(models=(ARTICLE_LAYER, FASTRNNS), passes=PASSES, devices=("cuda",), dtypes=HALF),
 )
 
 PROFILES: dict[str, tuple[Sweep, ...]] = {"quick": QUICK, "full": FULL}
