@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import sys
 import types
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 #: Public name -> the module that defines it.
 _EXPORTS = {
@@ -27,35 +27,8 @@ _EXPORTS = {
     "Recurrent": "rnnbench.recurrent",
 }
 
-__all__ = [
-    "CELLS",
-    "IMPL_NAMES",
-    "ClassifierConfig",
-    "ImplUnavailable",
-    "Recurrent",
-    "RecurrentConfig",
-    "build",
-    "classifier_breakdown",
-    "count_classifier_parameters",
-    "count_parameters",
-    "parameter_shapes",
-]
-
+__all__ = sorted(_EXPORTS)
 __version__ = "0.1.0"
-
-if TYPE_CHECKING:
-    from rnnbench.build import IMPL_NAMES, build
-    from rnnbench.cells import CELLS
-    from rnnbench.impls import ImplUnavailable
-    from rnnbench.params import (
-        ClassifierConfig,
-        RecurrentConfig,
-        classifier_breakdown,
-        count_classifier_parameters,
-        count_parameters,
-        parameter_shapes,
-    )
-    from rnnbench.recurrent import Recurrent
 
 
 def __getattr__(name: str) -> Any:

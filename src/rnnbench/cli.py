@@ -1,23 +1,13 @@
 """The ``rnnbench`` command line: one subcommand per module under ``rnnbench.commands``.
 
-Each command module defines ``HELP`` (one line), ``configure(parser)`` and
-``run(args) -> int``. Bad input raises ``ValueError`` (or an ``OSError`` such as
-``FileNotFoundError``) whose message names the file or parameter, the value and what to do.
-
-Error policy, for every command:
-
-- exit 0: success;
-- exit 1: only ``rnnbench gate`` (a regression was found) and ``report --check`` (the report
-  is stale): a verdict about the measurements, never a failure of the tool;
-- exit 2: unusable input or environment (a bad argument, a missing, corrupt or unwritable
-  file, an error inside rnnbench): one line ``rnnbench COMMAND: error: ...`` on stderr;
-- exit 130: interrupted (Ctrl-C), also while the command is still importing;
-- exit 141 (128 + SIGPIPE): the reader of stdout went away (``rnnbench ... | head -1``),
-  quietly.
-
-No traceback reaches the user: ``rnnbench --debug COMMAND ...`` shows it for errors of
-exit 2. The heavy imports (torch, matplotlib) happen inside this handler, so an early
-Ctrl-C is an exit 130 like any other.
+Each command module defines ``HELP`` (one line), ``configure(parser)`` and ``run(args) -> int``;
+bad input raises ``ValueError`` (or an ``OSError``) whose message names the file or parameter,
+the value and what to do. Exit status, for every command: 0 success; 1 only for a verdict about
+the measurements (``gate`` found a regression, ``report --check`` a stale report); 2 unusable
+input or environment, as one line ``rnnbench COMMAND: error: ...`` on stderr (``rnnbench --debug
+COMMAND`` adds the traceback); 130 interrupted, also while still importing (torch and matplotlib
+are imported inside the handler); 141 (128 + SIGPIPE), quietly, when the reader of stdout went
+away (``rnnbench ... | head -1``).
 """
 
 from __future__ import annotations

@@ -74,10 +74,6 @@ class Scan(nn.Module):
         return torch.stack(outputs), state
 
 
-def _eager(cell: Cell) -> nn.Module:
-    return Scan(cell.step())
-
-
 def _script(cell: Cell) -> nn.Module:
     if not hasattr(torch.jit, "script"):
         raise ImplUnavailable(
@@ -109,31 +105,19 @@ def _compiled(cell: Cell) -> nn.Module:
     return Scan(torch.compile(cell.step(), fullgraph=True))
 
 
-class Whole(nn.Module):
-    """The scan contract over one of a cell's whole-sequence scans (``fused``, ``parallel``)."""
-
-    def __init__(self, scan: cells.Scan) -> None:
-        super().__init__()
-        self.scan = scan
-
-    def forward(self, gi: Tensor, state: list[Tensor], weights: list[Tensor], reverse: bool,
-                mask: Optional[Tensor]) -> tuple[Tensor, list[Tensor]]:
-        return self.scan(gi, state, weights, reverse, mask)
-
-
 #: The loops every cell has, from its step. ``native`` is handled by :mod:`rnnbench.build`;
 #: the rest (``fused``, ``parallel``) are whole-sequence scans of the cells that have them.
-LOOPS = {"eager": _eager, "script": _script, "compiled": _compiled}
+LOOPS = {"eager": lambda cell: Scan(cell.step()), "script": _script, "compiled": _compiled}
 #: Every implementation name, in the order reports list them.
 IMPLS: tuple[str, ...] = (*LOOPS, *dict.fromkeys(
     impl for cell in cells.CELLS.values() for impl in cell.scans))
 
 
 @functools.cache
-def scan_for(cell: str, impl: str) -> nn.Module:
-    """The (shared, stateless) scan module of one cell and implementation."""
+def scan_for(cell: str, impl: str) -> cells.Scan:
+    """The (shared, stateless) scan of one cell and implementation: a module or a function."""
     spec = cells.get(cell)
     if impl not in spec.impls or impl == "native":
         raise ValueError(f"impl={impl!r} is not accepted for cell {cell!r}: it has "
                          f"{', '.join(spec.impls)}")
-    return LOOPS[impl](spec) if impl in LOOPS else Whole(spec.scans[impl])
+    return LOOPS[impl](spec) if impl in LOOPS else spec.scans[impl]

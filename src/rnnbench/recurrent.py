@@ -92,14 +92,11 @@ class Recurrent(nn.Module):
                     self.spec.init({name: getattr(self, full) for name, full in names.items()})
 
     def extra_repr(self) -> str:
-        text = f"{self.input_size}, {self.hidden_size}, impl={self.impl!r}"
-        if self.num_layers != 1:
-            text += f", num_layers={self.num_layers}"
-        for name, default in (("bias", True), ("batch_first", False), ("dropout", 0.0),
-                              ("bidirectional", False)):
-            if getattr(self, name) != default:
-                text += f", {name}={getattr(self, name)}"
-        return text
+        defaults = {"num_layers": 1, "bias": True, "batch_first": False, "dropout": 0.0,
+                    "bidirectional": False}
+        return f"{self.input_size}, {self.hidden_size}, impl={self.impl!r}" + "".join(
+            f", {name}={getattr(self, name)}" for name, default in defaults.items()
+            if getattr(self, name) != default)
 
     def forward(
         self, input: Tensor | PackedSequence, hx: State | None = None
@@ -181,14 +178,8 @@ class Recurrent(nn.Module):
 
 def _repack(padded: Tensor, like: PackedSequence) -> PackedSequence:
     """Packs ``padded (T, B, F)`` with exactly the batch sizes and order of ``like``."""
-    batch_sizes = like.batch_sizes
-    order = (
-        like.sorted_indices
-        if like.sorted_indices is not None
-        else torch.arange(int(batch_sizes[0]), device=padded.device)
-    )
-    times = torch.repeat_interleave(torch.arange(len(batch_sizes)), batch_sizes)
-    starts = torch.cumsum(batch_sizes, 0) - batch_sizes
-    rank = torch.arange(len(times)) - torch.repeat_interleave(starts, batch_sizes)
-    data = padded[times.to(padded.device), order[rank.to(order.device)]]
-    return PackedSequence(data, batch_sizes, like.sorted_indices, like.unsorted_indices)
+    if like.sorted_indices is not None:  # longest sequence first, as packing orders them
+        padded = padded.index_select(1, like.sorted_indices.to(padded.device))
+    real = torch.arange(padded.shape[1]) < like.batch_sizes.unsqueeze(1)  # (T, B)
+    return PackedSequence(padded[real.to(padded.device)], like.batch_sizes,  # time-major
+                          like.sorted_indices, like.unsorted_indices)

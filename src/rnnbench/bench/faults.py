@@ -29,7 +29,11 @@ def skip_reason(case: Case, error: BaseException) -> str | None:
         return f"{case.id}: {error}"
     if isinstance(error, torch.OutOfMemoryError):
         return f"{case.id}: {case.device} out of memory at this size: {_first_line(error)}"
-    if case.impl == "compiled" and isinstance(error, _compile_failures()):
+    if case.impl != "compiled":
+        return None
+    import torch._dynamo.exc as dynamo
+
+    if isinstance(error, (dynamo.BackendCompilerFailed, dynamo.FailOnRecompileLimitHit)):
         return (f"{case.id}: torch.compile cannot run here "
                 f"({type(error).__name__}: {_first_line(error)})")
     return None
@@ -50,12 +54,6 @@ def release_memory() -> None:
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
-
-
-def _compile_failures() -> tuple[type[BaseException], ...]:
-    import torch._dynamo.exc as dynamo
-
-    return (dynamo.BackendCompilerFailed, dynamo.FailOnRecompileLimitHit)
 
 
 def _first_line(error: BaseException) -> str:

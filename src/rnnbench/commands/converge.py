@@ -1,11 +1,8 @@
 """``rnnbench converge``: train cells to convergence on a synthetic task or IMDB, resumably.
 
-Results go to ``--out`` (schema in :mod:`rnnbench.converge.store`), rewritten after every
-epoch; rerunning the same command resumes (the rules are in the store's docstring: finished
-runs are kept, fewer ``--epochs`` than the file holds is refused, ``--restart`` starts over).
-``--out`` and ``--checkpoints`` are checked for writability before anything trains. Defaults
-per task live in the settings dataclasses of :mod:`rnnbench.converge.experiments`; every
-option left out keeps them.
+Results go to ``--out`` after every epoch; rerunning the same command resumes (the rules and
+the schema are in :mod:`rnnbench.converge.store`). Options left out keep the task's settings
+(the dataclasses of :mod:`rnnbench.converge.experiments`).
 """
 
 from __future__ import annotations
@@ -19,6 +16,7 @@ from typing import Any
 
 import torch
 
+from rnnbench.bench.machine import cpu_model
 from rnnbench.build import IMPL_NAMES
 from rnnbench.converge import imdb, workers
 from rnnbench.converge.experiments import (
@@ -37,25 +35,22 @@ from rnnbench.validate import check_choice, check_positive
 
 HELP = "train cells on the adding, copy-memory or IMDB task and report how fast they converge"
 
-TASKS = ("adding", "copy", "imdb")
-#: Per task: default cells, seeds, epochs and synthetic sequence length.
-DEFAULT_CELLS = {"adding": "rnn,lstm,gru,bilstm,bigru", "copy": "rnn,lstm,gru,bilstm,bigru",
-                 "imdb": "lstm,gru,bilstm"}
-DEFAULT_SEEDS = {"adding": 3, "copy": 3, "imdb": 1}
-DEFAULT_EPOCHS = {"adding": 20, "copy": 20, "imdb": 20}
-DEFAULT_SEQ_LEN = {"adding": 100, "copy": 20}
+#: Per task: default cells, seeds and (synthetic tasks) sequence length.
+DEFAULTS = {"adding": ("rnn,lstm,gru,bilstm,bigru", 3, 100),
+            "copy": ("rnn,lstm,gru,bilstm,bigru", 3, 20), "imdb": ("lstm,gru,bilstm", 1, None)}
 #: Where ``--download`` puts the archive when ``--data`` does not name a file.
 DOWNLOAD_TO = Path("~/.cache/rnnbench/aclImdb_v1.tar.gz")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--task", default="adding", help=f"one of {', '.join(TASKS)} "
+    parser.add_argument("--task", default="adding", help=f"one of {', '.join(DEFAULTS)} "
                         "(default: adding, which needs no data)")
     parser.add_argument("--cells", help=f"comma-separated, from {', '.join(CELLS)} "
                         "(default: all five for adding/copy; lstm,gru,bilstm for imdb)")
     parser.add_argument("--seeds", type=int, metavar="N",
                         help="run seeds 0..N-1 (default: 3 for adding/copy, 1 for imdb)")
-    parser.add_argument("--epochs", type=int, metavar="E", help="epochs per run (default 20); "
+    parser.add_argument("--epochs", type=int, default=20, metavar="E", help="epochs per run "
+                        "(default 20); "
                         "a synthetic epoch is --steps-per-epoch steps")
     parser.add_argument("--out", type=Path, help="results JSON (default: converge-TASK.json)")
     parser.add_argument("--checkpoints", type=Path, metavar="DIR",
@@ -137,7 +132,7 @@ def experiment_for(args: argparse.Namespace) -> Experiment:
         if getattr(args, option) not in (None, False):
             raise ValueError(f"--{option} is not accepted with --task {args.task}: "
                              "it applies to --task imdb only")
-    settings = _settings(SyntheticSettings, args, seq_len=DEFAULT_SEQ_LEN[args.task])
+    settings = _settings(SyntheticSettings, args, seq_len=DEFAULTS[args.task][2])
     return SyntheticExperiment(args.task, settings)
 
 
@@ -153,27 +148,17 @@ def _data_path(args: argparse.Namespace) -> Path:
 
 
 def environment(device: torch.device, flush_denormal: bool) -> dict[str, Any]:
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name()
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model()
     return {"device": str(device), "device_name": name, "torch": torch.__version__,
             "python": platform.python_version(), "platform": platform.platform(),
             "threads": torch.get_num_threads(), "flush_denormal": flush_denormal}
 
 
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def run(args: argparse.Namespace) -> int:
-    check_choice("task", args.task, TASKS)
-    cells = _cells(args.cells or DEFAULT_CELLS[args.task])
-    seeds = args.seeds if args.seeds is not None else DEFAULT_SEEDS[args.task]
-    epochs = args.epochs if args.epochs is not None else DEFAULT_EPOCHS[args.task]
+    check_choice("task", args.task, DEFAULTS)
+    default_cells, default_seeds, _ = DEFAULTS[args.task]
+    cells = _cells(args.cells or default_cells)
+    seeds, epochs = default_seeds if args.seeds is None else args.seeds, args.epochs
     check_positive("seeds", seeds)
     check_positive("epochs", epochs)
     if args.impl is not None:
@@ -182,12 +167,11 @@ def run(args: argparse.Namespace) -> int:
     if args.threads is not None:
         check_positive("threads", args.threads)
     check_positive("workers", args.workers)
+    seeds_of = list(range(seeds))
     if args.job is not None:  # a child of --workers: one run
         check_choice("cell", args.job.cell, cells)
         cells, seeds_of = [args.job.cell], [args.job.seed]
-    else:
-        seeds_of = list(range(seeds))
-    if args.workers > 1 and args.job is None:
+    elif args.workers > 1:
         return _parallel(args, cells, seeds, epochs)
     threads = torch.get_num_threads()
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 
 from rnnbench.cells import CELLS
 from rnnbench.params import RecurrentConfig, count_parameters, parameter_shapes
@@ -24,21 +25,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = RecurrentConfig(
-        cell=args.cell, input_size=args.input_size,
-        hidden_size=args.hidden_size, num_layers=args.num_layers, bias=args.bias,
-        bidirectional=args.bidirectional, proj_size=args.proj_size,
-    )
-    shapes = parameter_shapes(config)
-    total = count_parameters(config)
+    config = RecurrentConfig(args.cell, args.input_size, args.hidden_size, args.num_layers,
+                             args.bias, args.bidirectional, args.proj_size)
+    shapes, total = parameter_shapes(config), count_parameters(config)
     if args.json:
         print(json.dumps({"total": total, "tensors": {k: list(v) for k, v in shapes.items()}}))
         return 0
     width = max(map(len, shapes))
     for name, shape in shapes.items():
-        count = 1
-        for size in shape:
-            count *= size
-        print(f"{name:<{width}}  {'x'.join(map(str, shape)):>12}  {count:>12,}")
+        print(f"{name:<{width}}  {'x'.join(map(str, shape)):>12}  {math.prod(shape):>12,}")
     print(f"{'total':<{width}}  {'':>12}  {total:>12,}")
     return 0

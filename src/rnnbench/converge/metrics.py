@@ -25,7 +25,7 @@ import re
 import resource
 import statistics
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import torch
@@ -48,11 +48,6 @@ def best_epoch(val_accuracy: Sequence[float]) -> int | None:
     if not val_accuracy:
         return None
     return max(range(len(val_accuracy)), key=lambda i: (val_accuracy[i], -i)) + 1
-
-
-def first_solved(values: Sequence[float], solved: Callable[[float], bool]) -> int | None:
-    """Index (0-based) of the first value that ``solved(value)`` accepts, else ``None``."""
-    return next((i for i, value in enumerate(values) if solved(value)), None)
 
 
 _CLEAR_REFS, _STATUS = Path("/proc/self/clear_refs"), Path("/proc/self/status")

@@ -1,23 +1,16 @@
 """The models trained for convergence: an input encoder, a recurrent stack and a linear head.
 
-The stack is made of one-layer recurrences (``rnnbench.build(cell, impl, ...)``), one per
-layer and direction, with dropout between layers as
-``nn.LSTM(dropout=p)`` applies it. Its parameter count equals that of the corresponding
-multi-layer ``nn.LSTM`` / ``nn.GRU`` / ``nn.RNN`` (``tests/test_converge_models.py``). Cells are
-named as in the benchmark grid: a registry cell (:mod:`rnnbench.cells`), ``bi`` in front for
-two directions.
+The stack is one-layer recurrences (``rnnbench.build``), one per layer and direction, with
+dropout between layers as ``nn.LSTM(dropout=p)`` applies it; its parameter count equals the
+multi-layer twin's. Cells are named as in the benchmark grid (``bilstm``: two directions).
 
-Why not one bidirectional ``nn.LSTM``: on a padded batch its reverse direction starts at
-the padding, not at each sequence's last token, and a ``PackedSequence`` that would fix it
-costs 4-5x the time on CPU (see :mod:`rnnbench.converge.batches`). Here the reverse
-direction reads each sequence reversed *within its own length* (padding stays at the end),
-so both directions see exactly their true tokens, and the readout takes
-
-- the forward direction's state at step ``length - 1`` (its true last state), and
-- the reverse direction's state after it has read back to step 0,
-
-concatenated, as the head of :func:`rnnbench.params.classifier_breakdown` expects. Padded
-steps only ever follow a sequence's real steps, so they change no output that is read.
+Why not one bidirectional ``nn.LSTM``: on a padded batch its reverse direction starts at the
+padding, and a ``PackedSequence`` that would fix it costs 4-5x the time on CPU
+(:mod:`rnnbench.converge.batches`). Here the reverse direction reads each sequence reversed
+*within its own length*, and the readout concatenates the forward direction's state at step
+``length - 1`` and the reverse direction's after it has read back to step 0, as the head of
+:func:`rnnbench.params.classifier_breakdown` expects. Padded steps only ever follow a
+sequence's real steps, so they change no output that is read.
 """
 
 from __future__ import annotations
@@ -67,16 +60,13 @@ class RecurrentStack(nn.Module):
         self.config = recurrent_config(cell, input_size, hidden_size, num_layers)
         spec = cells.get(self.config.cell)
         # A cell without a torch.nn twin trains with its own default implementation.
-        impl = spec.default_impl if impl == "native" and spec.native is None else impl
-        self.impl = impl
+        self.impl = spec.default_impl if impl == "native" and spec.native is None else impl
         self.dropout = dropout
-        self.layers = nn.ModuleList()
-        for layer in range(num_layers):
-            layer_input = input_size if layer == 0 else self.config.directions * hidden_size
-            self.layers.append(nn.ModuleList(
-                _one_layer(self.config.cell, impl, layer_input, hidden_size)
-                for _ in range(self.config.directions)
-            ))
+        self.layers = nn.ModuleList(nn.ModuleList(
+            build(spec.name, self.impl, input_size if layer == 0 else self.output_size,
+                  hidden_size, batch_first=True)
+            for _ in range(self.config.directions)
+        ) for layer in range(num_layers))
 
     @property
     def output_size(self) -> int:
@@ -98,10 +88,6 @@ class RecurrentStack(nn.Module):
             if index < len(self.layers) - 1 and self.dropout:
                 x = F.dropout(x, self.dropout, self.training)
         return x, torch.cat(finals, dim=1)
-
-
-def _one_layer(cell: str, impl: str, input_size: int, hidden_size: int) -> nn.Module:
-    return build(cell, impl, input_size, hidden_size, batch_first=True)
 
 
 class OneHot(nn.Module):

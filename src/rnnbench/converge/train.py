@@ -16,7 +16,7 @@ import math
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -54,12 +54,6 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _bar(items: Iterable[Any], total: int, desc: str, quiet: bool) -> Iterable[Any]:
-    """A tqdm bar on an interactive terminal; the bare iterable otherwise."""
-    return tqdm(items, total=total, desc=desc, leave=False, unit="batch",
-                disable=quiet or not sys.stderr.isatty())
-
-
 def train_epoch(experiment: Experiment, model: ConvergenceModel, optimizer: torch.optim.Optimizer,
                 seed: int, epoch: int, device: torch.device, desc: str = "",
                 quiet: bool = True) -> dict[str, float]:
@@ -69,8 +63,9 @@ def train_epoch(experiment: Experiment, model: ConvergenceModel, optimizer: torc
     loss_sum = loss_count = hits = hit_count = tokens = padded = steps = 0
     _synchronize(device)
     start, cpu_start = time.perf_counter(), time.process_time()
-    batches = experiment.train_batches(seed, epoch)
-    for batch in _bar(batches, experiment.train_steps(), desc, quiet):
+    batches = tqdm(experiment.train_batches(seed, epoch), total=experiment.train_steps(),
+                   desc=desc, leave=False, unit="batch", disable=quiet or not sys.stderr.isatty())
+    for batch in batches:  # a progress bar on an interactive terminal only
         batch = batch.to(device)
         optimizer.zero_grad(set_to_none=True)
         tally = experiment.tally(model(batch.inputs, batch.lengths), batch)
@@ -115,8 +110,12 @@ def evaluate(experiment: Experiment, model: ConvergenceModel, split: str,
     return {f"{split}_loss": loss_sum / loss_count, f"{split}_accuracy": hits / hit_count}
 
 
-def timing_summary(epochs: list[dict[str, Any]]) -> dict[str, float | None]:
+def summary(experiment: Experiment, epochs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run's summary: the task's own fields plus timing; empty before the first epoch."""
+    if not epochs:
+        return {}
     return {
+        **experiment.summarise(epochs),
         "seconds_per_epoch": statistics.median(e["train_seconds"] for e in epochs),
         # absent from files written before it was recorded
         "cpu_seconds_per_epoch": statistics.median(e["train_cpu_seconds"] for e in epochs)
@@ -125,10 +124,6 @@ def timing_summary(epochs: list[dict[str, Any]]) -> dict[str, float | None]:
         "peak_memory_mib": max(e["peak_memory_mib"] for e in epochs),
     }
 
-
-def summary(experiment: Experiment, epochs: list[dict[str, Any]]) -> dict[str, Any]:
-    """The run's summary: the task's own fields plus timing; empty before the first epoch."""
-    return {**experiment.summarise(epochs), **timing_summary(epochs)} if epochs else {}
 
 
 def run(experiment: Experiment, cell: str, seed: int, epochs: int, store: ResultsStore,

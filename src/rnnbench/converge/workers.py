@@ -1,12 +1,10 @@
 """``rnnbench converge --workers N``: the (cell, seed) runs in N processes at once.
 
-Each job is one ``rnnbench converge`` child process with the parent's arguments and
-``--job CELL:SEED``; all children share ``--out``, whose writes are locked and merged
-(:mod:`rnnbench.converge.store`), and each resumes its own checkpoint, so an interrupted
-``--workers`` run resumes per job like a sequential one. Jobs start seed-major (seed 0 of
-every cell first), so a run cut short still has one seed of each cell. Each child gets
-``--threads`` (default: the CPU count shared out, at least 1) so that N of them do not
-oversubscribe the cores.
+Each job is a ``rnnbench converge`` child with the parent's arguments plus ``--job CELL:SEED``
+and ``--threads`` (the CPUs shared out, at least 1, so that N children do not oversubscribe
+the cores). Children share ``--out`` (writes locked and merged by the store) and each resumes
+its own checkpoint, so an interrupted ``--workers`` run resumes like a sequential one. Jobs
+start seed-major, so a run cut short still has one seed of each cell.
 """
 
 from __future__ import annotations
@@ -52,17 +50,12 @@ def threads_per_worker(workers: int, cpus: int | None = None) -> int:
 def child_args(argv: Sequence[str], job: Job, threads: int) -> list[str]:
     """The parent's ``converge`` arguments without ``--workers``/``--restart``, plus the job."""
     kept: list[str] = []
-    skip = False
-    for arg in argv:
-        if skip:
-            skip = False
-            continue
+    args = iter(argv)
+    for arg in args:
         if arg in ("--workers", "--threads"):
-            skip = True
-            continue
-        if arg.startswith(("--workers=", "--threads=")) or arg == "--restart":
-            continue
-        kept.append(arg)
+            next(args, None)  # and its value
+        elif not (arg.startswith(("--workers=", "--threads=")) or arg == "--restart"):
+            kept.append(arg)
     return [sys.executable, "-m", "rnnbench", "converge", *kept, "--job", job.option,
             "--threads", str(threads)]
 
@@ -77,7 +70,7 @@ def run_all(argv: Sequence[str], all_jobs: Sequence[Job], workers: int, threads:
     waiting = list(all_jobs)
     running: dict[Job, subprocess.Popen[bytes]] = {}
     failed: dict[Job, int] = {}
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)  # as Ctrl-C
     try:
         while waiting or running:
             while waiting and len(running) < workers:
@@ -107,7 +100,3 @@ def run_all(argv: Sequence[str], all_jobs: Sequence[Job], workers: int, threads:
                                             for j, c in failed.items()))
         return max(failed.values())
     return 0
-
-
-def _raise_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
