@@ -32,9 +32,8 @@ class RecurrentConfig:
 
     def __post_init__(self) -> None:
         spec = cells.get(self.cell)
-        check_positive("input_size", self.input_size)
-        check_positive("hidden_size", self.hidden_size)
-        check_positive("num_layers", self.num_layers)
+        for name in ("input_size", "hidden_size", "num_layers"):
+            check_positive(name, getattr(self, name))
         if self.num_layers > MAX_LAYERS:
             raise ValueError(f"num_layers={self.num_layers} is not accepted: expected 1.."
                              f"{MAX_LAYERS} (deeper stacks are not a recurrent layer anyone "
@@ -113,9 +112,8 @@ class ClassifierConfig:
     num_classes: int = 2
 
     def __post_init__(self) -> None:
-        check_positive("vocab_size", self.vocab_size)
-        check_positive("embed_dim", self.embed_dim)
-        check_positive("num_classes", self.num_classes)
+        for name in ("vocab_size", "embed_dim", "num_classes"):
+            check_positive(name, getattr(self, name))
         if self.recurrent.input_size != self.embed_dim:
             raise ValueError(
                 f"recurrent.input_size={self.recurrent.input_size} must equal "

@@ -137,14 +137,13 @@ def experiment_for(args: argparse.Namespace) -> Experiment:
 
 
 def _data_path(args: argparse.Namespace) -> Path:
-    if args.download and args.data and Path(args.data).exists() and not (
-            Path(args.data).is_file() or Path(args.data).is_dir()):
+    if not args.download:
+        return imdb.resolve_path(args.data)
+    data = Path(args.data) if args.data else None
+    if data and data.exists() and not (data.is_file() or data.is_dir()):
         raise ValueError(f"data={args.data!r} is not accepted: not a regular file or a "
                          "directory; name where the archive should go")
-    if args.download:
-        target = Path(args.data) if args.data and not Path(args.data).is_dir() else DOWNLOAD_TO
-        return imdb.download(target.expanduser())
-    return imdb.resolve_path(args.data)
+    return imdb.download((data if data and not data.is_dir() else DOWNLOAD_TO).expanduser())
 
 
 def environment(device: torch.device, flush_denormal: bool) -> dict[str, Any]:
