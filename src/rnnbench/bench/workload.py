@@ -34,15 +34,20 @@ class Workload:
         if self.case.pass_ == "fwd":
             with torch.no_grad():
                 self.model(self.inputs)
-        else:  # no gradients left from the last call, in the parameters or the input
-            self.model.zero_grad(set_to_none=True)
-            leaf = self.inputs.data if isinstance(self.inputs, PackedSequence) else self.inputs
-            leaf.grad = None
+        else:
+            self.reset()
             output, _ = self.model(self.inputs)
             data = output.data if isinstance(output, PackedSequence) else output
             data.backward(self.grad_output)
         if self.case.device == "cuda":
             torch.cuda.synchronize()
+
+    def reset(self) -> None:
+        """Drops the gradients of the last call (the gate's A/B worker calls it too, in every
+        rnnbench tree, so it stays)."""
+        self.model.zero_grad(set_to_none=True)
+        leaf = self.inputs.data if isinstance(self.inputs, PackedSequence) else self.inputs
+        leaf.grad = None
 
 
 def make_workload(case: Case, seed: int = 0) -> Workload:
