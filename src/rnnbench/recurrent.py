@@ -178,8 +178,14 @@ class Recurrent(nn.Module):
 
 def _repack(padded: Tensor, like: PackedSequence) -> PackedSequence:
     """Packs ``padded (T, B, F)`` with exactly the batch sizes and order of ``like``."""
-    if like.sorted_indices is not None:  # longest sequence first, as packing orders them
-        padded = padded.index_select(1, like.sorted_indices.to(padded.device))
-    real = torch.arange(padded.shape[1]) < like.batch_sizes.unsqueeze(1)  # (T, B)
-    return PackedSequence(padded[real.to(padded.device)], like.batch_sizes,  # time-major
-                          like.sorted_indices, like.unsorted_indices)
+    batch_sizes = like.batch_sizes
+    order = (
+        like.sorted_indices
+        if like.sorted_indices is not None
+        else torch.arange(int(batch_sizes[0]), device=padded.device)
+    )
+    times = torch.repeat_interleave(torch.arange(len(batch_sizes)), batch_sizes)
+    starts = torch.cumsum(batch_sizes, 0) - batch_sizes
+    rank = torch.arange(len(times)) - torch.repeat_interleave(starts, batch_sizes)
+    data = padded[times.to(padded.device), order[rank.to(order.device)]]
+    return PackedSequence(data, batch_sizes, like.sorted_indices, like.unsorted_indices)
