@@ -24,7 +24,7 @@ from rnnbench.report.tables import (
     solved,
     spread,
     table,
-    versus_lstm,
+    versus_baseline,
 )
 
 
@@ -125,15 +125,15 @@ def bench_run(path: str, cases: list[tuple[str, str, float]]) -> results.Run:
     return results.parse({"machine_info": {}, "benchmarks": entries}, path)
 
 
-def test_versus_lstm_takes_the_fastest_impl_from_the_widest_file() -> None:
+def test_versus_baseline_takes_the_fastest_impl_from_the_widest_file() -> None:
     quick = bench_run("quick.json", [("lstm", "native", 0.04), ("gru", "native", 0.02)])
     zoo = bench_run("zoo.json", [("lstm", "native", 0.5), ("gru", "native", 0.25),
                                  ("mingru", "eager", 2.0), ("mingru", "parallel", 0.125)])
-    found = versus_lstm([quick, zoo])
+    found = versus_baseline([quick, zoo])
     assert found["gru"] == (0.5, "native", "zoo.json")
     assert found["mingru"] == (0.25, "parallel", "zoo.json")
     assert found["lstm"] == (1.0, "native", "zoo.json")
-    assert versus_lstm([bench_run("x.json", [("gru", "native", 0.02)])]) == {}
+    assert versus_baseline([bench_run("x.json", [("gru", "native", 0.02)])]) == {}
 
 
 def test_solved_counts_finished_seeds_and_solves_of_running_ones() -> None:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from rnnbench import results
-from rnnbench.bench.grid import ARTICLE_LAYER, FASTRNNS, Case
+from rnnbench.bench.grid import ARTICLE_LAYER, FASTRNNS, GRID_CELLS, Case
 from rnnbench.results import Result, Run
 
 HELP = "print the speed targets (ratio to native, growth in T, spread) from a results JSON"
@@ -22,7 +22,7 @@ HELP = "print the speed targets (ratio to native, growth in T, spread) from a re
 RATIO_TARGETS: dict[str, float] = {
     Case(cell, "native", device, "f32", 100, 64, model.input_size, model.hidden_size,
          model.num_layers).shape_key: limit
-    for cell in ("lstm", "gru")
+    for cell in GRID_CELLS
     for device, model, limit in (("cpu", ARTICLE_LAYER, 1.3), ("cuda", FASTRNNS, 2.0))
 }
 GROWTH = (100, 800)

@@ -74,7 +74,7 @@ def lean(conv: Convergence) -> list[str]:
         if done and all(t.summary.get("solved") for t in done):
             kept[cell] = len(done)
     return [task_name(conv), ", ".join(
-        f"{label(c)} {percent(size(c) / size('lstm'))} ({n}/{n})"
+        f"{label(c)} {percent(size(c) / size(cells.BASELINE))} ({n}/{n})"
         for c, n in sorted(kept.items(), key=lambda k: (size(k[0]), order(k[0]))))
         or "none"]
 
@@ -101,10 +101,11 @@ def section(bench: Sequence[Run], convergence: Sequence[Convergence]) -> str:
         parts += ["### Which gates can go",
                   "The cells (one direction) that solved every finished seed of a synthetic "
                   f"task, fewest parameters first, with their parameters at I={ABLATION_INPUT}, "
-                  f"H={ABLATION_HIDDEN} as a share of LSTM's; see [Gating ablation]"
+                  f"H={ABLATION_HIDDEN} as a share of {label(cells.BASELINE)}'s; see "
+                  "[Gating ablation]"
                   "(#gating-ablation) for time and steps.",
                   table(["task", "solved every seed, fewest parameters first: share of "
-                         "LSTM's (seeds)"], [lean(c) for c in synthetic])]
+                         f"{label(cells.BASELINE)}'s (seeds)"], [lean(c) for c in synthetic])]
     devices = sorted({r.device_name for r in bench if r.cases} | {c.device_name for c in runs})
     parts.append(f"Measured on: {', '.join(devices) or 'nothing yet'}. The article does not "
                  "state its device. Machine translation, pretrained embeddings and mobile "

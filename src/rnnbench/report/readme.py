@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rnnbench.bench.grid import Case
+from rnnbench.cells import BASELINE
 from rnnbench.report import article, guide, plots
 from rnnbench.report.load import Convergence, Inputs
 from rnnbench.report.tables import (
@@ -32,7 +33,7 @@ from rnnbench.report.tables import (
     sweeps,
     synthetic_table,
     table,
-    versus_lstm,
+    versus_baseline,
 )
 from rnnbench.results import Result, Run
 
@@ -152,14 +153,15 @@ def ablation_section(inputs: Inputs, out: Path) -> str:
     found = ablation_table(inputs.bench, inputs.convergence)
     if not found:
         return "## Gating ablation\n\n_No cell has a time at the ablation shape or a training run._"
-    sources = sorted({file for _, _, file in versus_lstm(inputs.bench).values()})
+    sources = sorted({file for _, _, file in versus_baseline(inputs.bench).values()})
     figure = plots.ablation(inputs.convergence, ablation_cells(inputs.bench, inputs.convergence),
                             out / "gating-ablation.png")
     return "\n\n".join([
         "## Gating ablation",
         "What each cell's gates cost and buy, one row per cell (one direction). Parameters: "
         "`rnnbench.params`, one layer. Time: the median of the cell's fastest implementation "
-        f"over native LSTM's at {ABLATION_SHAPE}, both from the same benchmark file. Solved: "
+        f"over native {label(BASELINE)}'s at {ABLATION_SHAPE}, both from the same benchmark "
+        "file. Solved: "
         "seeds solved of the seeds finished (a run still going counts once it solves); median "
         "steps to solve over the solved seeds. IMDB: best validation accuracy, mean over seeds. "
         "–: not measured.",

@@ -255,14 +255,14 @@ ABLATION_SHAPE = "T100 B64 I256 H128 L1 fwd+bwd"
 ABLATION_INPUT, ABLATION_HIDDEN = 256, 128
 
 
-def versus_lstm(runs: Sequence[Run]) -> dict[str, tuple[float, str, str]]:
+def versus_baseline(runs: Sequence[Run]) -> dict[str, tuple[float, str, str]]:
     """Per cell at :data:`ABLATION_SHAPE`: its fastest implementation's median over native
     LSTM's in the same file, that implementation and the file. A cell in several files takes
     the file that times the most cells at that shape (one machine for as many rows as can be)."""
     found: list[tuple[int, dict[str, tuple[float, str, str]]]] = []
     for run in runs:
         at = [r for r in run.cases if shape_label(r.case) == ABLATION_SHAPE]
-        lstm = [r.median for r in at if (r.case.cell, r.case.impl) == ("lstm", "native")]
+        lstm = [r.median for r in at if (r.case.cell, r.case.impl) == (cells.BASELINE, "native")]
         if not lstm:
             continue
         best: dict[str, Result] = {}
@@ -296,7 +296,7 @@ def solved(runs: Sequence[Training]) -> tuple[str, str]:
 
 def ablation_cells(runs: Sequence[Run], convergence: Sequence[Convergence]) -> list[str]:
     """The registered one-direction cells with a time ratio or a training run."""
-    have = set(versus_lstm(runs)) | {t.cell for c in convergence for t in c.runs}
+    have = set(versus_baseline(runs)) | {t.cell for c in convergence for t in c.runs}
     return [c for c in cells.names((1,)) if c in have]
 
 
@@ -306,11 +306,11 @@ def ablation_table(runs: Sequence[Run], convergence: Sequence[Convergence]) -> s
     rows_for = ablation_cells(runs, convergence)
     if not rows_for:
         return None
-    ratios = versus_lstm(runs)
+    ratios = versus_baseline(runs)
     synthetic = [c for c in convergence if c.task != "imdb" and c.runs]
     imdb = [c for c in convergence if c.task == "imdb" and c.runs]
     headers = ["cell", f"params (I={ABLATION_INPUT}, H={ABLATION_HIDDEN})",
-               "time / native LSTM", "fastest impl"]
+               f"time / native {label(cells.BASELINE)}", "fastest impl"]
     for conv in synthetic:
         headers += [f"{task_name(conv)}: solved", f"{task_name(conv)}: median steps"]
     headers.append("IMDB best val acc")
