@@ -11,6 +11,7 @@ import argparse
 import dataclasses
 import platform
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from rnnbench.converge.experiments import (
     SyntheticSettings,
 )
 from rnnbench.converge.models import CELLS
-from rnnbench.converge.store import ResultsStore, default_checkpoints
+from rnnbench.converge.store import ResultsStore, checkpoint_file, default_checkpoints
 from rnnbench.converge.train import flushing_denormals
 from rnnbench.converge.train import run as train_run
 from rnnbench.files import check_output_dir, check_output_file, read_json
@@ -181,18 +182,26 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(threads)  # a caller in the same process keeps its setting
 
 
+def _outputs(args: argparse.Namespace) -> tuple[Path, Path]:
+    """``--out`` and ``--checkpoints``, checked for writability before anything trains."""
+    out = check_output_file("--out", args.out or Path(f"converge-{args.task}.json"))
+    return out, check_output_dir("--checkpoints", args.checkpoints or default_checkpoints(out))
+
+
+def _log(args: argparse.Namespace) -> Callable[[str], None]:
+    return (lambda line: None) if args.quiet else (lambda line: print(line, flush=True))
+
+
 def _parallel(args: argparse.Namespace, cells: list[str], seeds: int, epochs: int) -> int:
     """``--workers N``: one child process per (cell, seed), N at a time (see workers.py)."""
-    out = check_output_file("--out", args.out or Path(f"converge-{args.task}.json"))
-    checkpoints = check_output_dir("--checkpoints", args.checkpoints or default_checkpoints(out))
+    out, checkpoints = _outputs(args)
     all_jobs = workers.jobs(cells, seeds)
     if args.restart:  # done once here: children resume, and would undo each other's restart
         out.unlink(missing_ok=True)
         for job in all_jobs:
-            (checkpoints / f"{job.cell}-seed{job.seed}.pt").unlink(missing_ok=True)
+            checkpoint_file(checkpoints, job.cell, job.seed).unlink(missing_ok=True)
     threads = args.threads or workers.threads_per_worker(min(args.workers, len(all_jobs)))
-    log = (lambda line: None) if args.quiet else (lambda line: print(line, flush=True))
-    status = workers.run_all(args.command_argv, all_jobs, args.workers, threads, log)
+    status = workers.run_all(args.command_argv, all_jobs, args.workers, threads, _log(args))
     if status == 0 and out.exists():
         print(table(read_json(out, "results file")), file=sys.stdout)
     return status
@@ -201,10 +210,9 @@ def _parallel(args: argparse.Namespace, cells: list[str], seeds: int, epochs: in
 def _train(args: argparse.Namespace, cells: list[str], seeds: list[int], epochs: int,
            device: torch.device) -> int:
     experiment = experiment_for(args)
-    out = check_output_file("--out", args.out or Path(f"converge-{args.task}.json"))
-    checkpoints = check_output_dir("--checkpoints", args.checkpoints or default_checkpoints(out))
+    out, checkpoints = _outputs(args)
     data = experiment.prepare()
-    log = (lambda line: None) if args.quiet else (lambda line: print(line, flush=True))
+    log = _log(args)
     with flushing_denormals() as flush_denormal:
         store = ResultsStore(out, args.task, dataclasses.asdict(experiment.settings), data,
                              environment(device, flush_denormal), checkpoints, args.restart)

@@ -99,6 +99,11 @@ def default_checkpoints(out: Path) -> Path:
     return out.with_name(out.stem + ".checkpoints")
 
 
+def checkpoint_file(folder: Path, cell: str, seed: int) -> Path:
+    """Where the checkpoint of ``(cell, seed)`` lives in a checkpoint folder."""
+    return folder / f"{cell}-seed{seed}.pt"
+
+
 def _normal(value: Any) -> Any:
     """``value`` as it reads back from JSON (tuples become lists), for comparisons."""
     return json.loads(json.dumps(value))
@@ -214,7 +219,7 @@ class ResultsStore:
         self._replace = False
 
     def checkpoint_path(self, cell: str, seed: int) -> Path:
-        return self.checkpoints / f"{cell}-seed{seed}.pt"
+        return checkpoint_file(self.checkpoints, cell, seed)
 
     def save_checkpoint(self, cell: str, seed: int, state: dict[str, Any]) -> None:
         state = {**state, "identity": json.dumps(self.identity, sort_keys=True)}

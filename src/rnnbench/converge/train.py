@@ -229,8 +229,10 @@ def _restore(store: ResultsStore, cell: str, seed: int, state: dict[str, Any],
 def epoch_line(experiment: Experiment, cell: str, seed: int, epochs: int,
                row: dict[str, Any]) -> str:
     """One human-readable line per epoch (logs of background runs read like this)."""
+    splits = [key.removesuffix("_loss") for key in row
+              if key.endswith("_loss") and key != "train_loss"]  # the splits scored this epoch
     scores = "  ".join(f"{split} loss {row[f'{split}_loss']:.4f} acc {row[f'{split}_accuracy']:.4f}"
-                       for split in (*experiment.eval_splits, "test") if f"{split}_loss" in row)
+                       for split in splits)
     return (f"{experiment.task} {cell} seed {seed} epoch {row['epoch']}/{epochs} "
             f"(step {row['step']}): train loss {row['train_loss']:.4f}  {scores}  "
             f"{row['train_seconds']:.1f}+{row['eval_seconds']:.1f} s  "
