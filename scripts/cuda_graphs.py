@@ -3,8 +3,9 @@
 For LSTM and GRU at the suite's shape (I256 H128, 2 layers) and fastrnns' (I=H=512, one
 layer), T=100, B=64, float32: the median time of cuDNN, of the ``eager`` and ``fused``
 scans, and of the same scans replayed from CUDA graphs (``torch.cuda.make_graphed_callables``
-for forward+backward, ``torch.cuda.graph`` for inference), timed with CUDA events. Each graphed
-result is first checked against the eager one. Prints a table; ``--json PATH`` keeps it.
+for forward+backward, ``torch.cuda.graph`` for inference), timed with
+``triton.testing.do_bench`` (CUDA events, median). Each graphed result is first checked
+against the eager one. Prints a table; ``--json PATH`` keeps it.
 Needs CUDA: without it, says so and exits 0 (the dry run of scripts/gpu_run.py).
 """
 
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 
 import torch
@@ -21,7 +21,7 @@ from torch import nn
 from rnnbench import build
 
 SHAPES = {"suite": (256, 128, 2), "fastrnns": (512, 512, 1)}
-T, B, REPS = 100, 64, 30
+T, B = 100, 64
 
 
 class Output(nn.Module):
@@ -35,18 +35,11 @@ class Output(nn.Module):
         return self.layer(x)[0]
 
 
-def median_ms(call, reps: int = REPS) -> float:
-    for _ in range(3):
-        call()
-    times = []
-    for _ in range(reps):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        call()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end))
-    return statistics.median(times)
+def median_ms(call) -> float:
+    """Triton's CUDA-event timer: warm-up, L2 flushed between calls, the median in ms."""
+    from triton.testing import do_bench
+
+    return do_bench(call, return_mode="median")
 
 
 def measure(cell: str, impl: str, shape: str, graphed: bool) -> dict[str, float | str | None]:
@@ -112,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         with open(args.json, "w") as file:
             json.dump({"device": torch.cuda.get_device_name(), "torch": torch.__version__,
-                       "T": T, "B": B, "reps": REPS, "rows": rows}, file, indent=1)
+                       "T": T, "B": B, "timer": "triton.testing.do_bench", "rows": rows},
+                      file, indent=1)
     return 0
 
 
