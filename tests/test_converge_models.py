@@ -15,10 +15,9 @@ from rnnbench.converge.models import (
     RecurrentStack,
     classifier,
     parameter_record,
-    recurrent_config,
     reverse_padded,
 )
-from rnnbench.params import count_parameters
+from rnnbench.params import RecurrentConfig, count_parameters
 
 
 def reference(stack: RecurrentStack) -> nn.Module:
@@ -105,7 +104,7 @@ def test_reverse_padded_reverses_within_each_length_and_is_an_involution() -> No
 def test_parameters_match_the_closed_form(cell: str, layers: int) -> None:
     stack = RecurrentStack(cell, "native", 7, 5, layers)
     assert sum(p.numel() for p in stack.parameters()) == count_parameters(
-        recurrent_config(cell, 7, 5, layers))
+        RecurrentConfig.named(cell, 7, 5, layers))
     model = classifier(cell, "native", vocab_size=50, embed_dim=7, hidden_size=5,
                        num_layers=layers, dropout=0.0)
     record = parameter_record(model)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from test_report import bench_case, row, rows
 
 from rnnbench import cells, results
-from rnnbench.params import count_parameters, vocab_size_for_total
+from rnnbench.params import RecurrentConfig, count_parameters, vocab_size_for_total
 from rnnbench.report import article
 from rnnbench.report.load import Convergence, Training
 from rnnbench.report.tables import (
@@ -37,7 +37,7 @@ def test_parameter_table_holds_every_cell_and_marks_the_article() -> None:
     assert gru["the article"] == ("§1.3: 148,224 ✓ code, 98,304 ✗ table; §3.2: 1.6M whole "
                                   "model")
     stacked = row(table, cell="BiLSTM")["GloVe-300 embeddings, 2 layers (I=300, H=256, L=2)"]
-    assert stacked == count(count_parameters(article.recurrent("bilstm", 300, 256, 2)))
+    assert stacked == count(count_parameters(RecurrentConfig.named("bilstm", 300, 256, 2)))
     assert stacked == count(2 * 4 * 256 * (300 + 256 + 2) + 2 * 4 * 256 * (2 * 256 + 256 + 2))
 
 
@@ -45,7 +45,7 @@ def test_per_layer_values_are_the_formula_at_input_equal_hidden() -> None:
     for r in rows(article.per_layer_table()):
         cell = r["cell"].lower()
         quoted = article.PER_LAYER_TABLE[cell]
-        assert count_parameters(article.recurrent(cell, 128, 128, bias=False)) == quoted
+        assert count_parameters(RecurrentConfig.named(cell, 128, 128, bias=False)) == quoted
         assert r["formula at I=H=128"].endswith(f"= {count(quoted)} ✓")
         assert r["exact, with PyTorch's two bias vectors"].startswith(
             count(article.MODULE_PRINTED[cell]))
@@ -56,7 +56,7 @@ def test_imdb_totals_imply_disjoint_vocabularies() -> None:
     ranges = []
     for r in rows(text):
         cell = r["model"].lower()
-        rec = article.recurrent(cell, 256, 128, 2)
+        rec = RecurrentConfig.named(cell, 256, 128, 2)
         quoted = article.IMDB[cell].params
         assert r["implied V"] == count(vocab_size_for_total(quoted, 256, rec))
         ranges.append(tuple(vocab_size_for_total(quoted + d, 256, rec) for d in (-5e4, 5e4)))

@@ -46,6 +46,13 @@ class RecurrentConfig:
             )
         check_proj_size(self.proj_size, self.hidden_size)
 
+    @classmethod
+    def named(cls, name: str, input_size: int, hidden_size: int, num_layers: int = 1,
+              bias: bool = True) -> RecurrentConfig:
+        """A cell as cases and reports name it: ``bilstm`` is the LSTM with two directions."""
+        spec, directions = cells.parse(name)
+        return cls(spec.name, input_size, hidden_size, num_layers, bias, directions == 2)
+
     @property
     def directions(self) -> int:
         return 2 if self.bidirectional else 1

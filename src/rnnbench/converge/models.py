@@ -32,14 +32,6 @@ from rnnbench.params import (
 CELLS: list[str] = cells.names()
 
 
-def recurrent_config(cell: str, input_size: int, hidden_size: int,
-                     num_layers: int) -> RecurrentConfig:
-    """The ``nn.LSTM``-style configuration whose size the stack of ``cell`` has."""
-    spec, directions = cells.parse(cell)
-    return RecurrentConfig(spec.name, input_size, hidden_size, num_layers,
-                           bidirectional=directions == 2)
-
-
 def reverse_padded(x: Tensor, lengths: Tensor) -> Tensor:
     """Each sequence of ``x (B, T, F)`` reversed within its first ``lengths[b]`` steps.
 
@@ -57,7 +49,7 @@ class RecurrentStack(nn.Module):
     def __init__(self, cell: str, impl: str, input_size: int, hidden_size: int,
                  num_layers: int = 1, dropout: float = 0.0) -> None:
         super().__init__()
-        self.config = recurrent_config(cell, input_size, hidden_size, num_layers)
+        self.config = RecurrentConfig.named(cell, input_size, hidden_size, num_layers)
         spec = cells.get(self.config.cell)
         # A cell without a torch.nn twin trains with its own default implementation.
         self.impl = spec.default_impl if impl == "native" and spec.native is None else impl

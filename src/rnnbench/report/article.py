@@ -63,13 +63,6 @@ SHAPES = (("article §1.3, one layer", MODULE_INPUT, MODULE_HIDDEN, 1),
           ("GloVe-300 embeddings, 2 layers", 300, 256, 2))
 
 
-def recurrent(cell: str, input_size: int, hidden: int, layers: int = 1,
-              bias: bool = True) -> RecurrentConfig:
-    """``cell`` as the registry names a case (``bilstm``: the LSTM, two directions)."""
-    spec, directions = cells.parse(cell)
-    return RecurrentConfig(spec.name, input_size, hidden, layers, bias, directions == 2)
-
-
 def mark(quoted: float, exact: float) -> str:
     return "✓" if quoted == exact else "✗"
 
@@ -81,14 +74,14 @@ def parameter_table() -> str:
     for cell in sorted(cells.names(), key=order):
         quoted = []
         if cell in MODULE_PRINTED:
-            exact = count_parameters(recurrent(cell, MODULE_INPUT, MODULE_HIDDEN))
+            exact = count_parameters(RecurrentConfig.named(cell, MODULE_INPUT, MODULE_HIDDEN))
             quoted.append(f"§1.3: {count(MODULE_PRINTED[cell])} "
                           f"{mark(MODULE_PRINTED[cell], exact)} code, "
                           f"{count(PER_LAYER_TABLE[cell])} {mark(PER_LAYER_TABLE[cell], exact)} "
                           "table")
         if cell in IMDB:
             quoted.append(f"§3.2: {IMDB[cell].params_text} whole model")
-        rows.append([label(cell), *(count(count_parameters(recurrent(cell, *shape[1:])))
+        rows.append([label(cell), *(count(count_parameters(RecurrentConfig.named(cell, *shape[1:])))
                                     for shape in SHAPES), "; ".join(quoted)])
     return table(["cell", *(f"{name} (I={i}, H={h}, L={n})" for name, i, h, n in SHAPES),
                   "the article"], rows, right=range(1, len(SHAPES) + 1))
@@ -99,9 +92,9 @@ def per_layer_table() -> str:
     rows = []
     for cell, quoted in PER_LAYER_TABLE.items():
         g, inp, h = cells.get(cell).gates, MODULE_INPUT, MODULE_HIDDEN
-        no_bias = count_parameters(recurrent(cell, inp, h, bias=False))
-        exact = count_parameters(recurrent(cell, inp, h))
-        square = count_parameters(recurrent(cell, h, h, bias=False))
+        no_bias = count_parameters(RecurrentConfig.named(cell, inp, h, bias=False))
+        exact = count_parameters(RecurrentConfig.named(cell, inp, h))
+        square = count_parameters(RecurrentConfig.named(cell, h, h, bias=False))
         rows.append([label(cell), count(quoted), f"{g}×({inp}+{h})×{h} = {count(no_bias)}",
                      f"{count(exact)} (code prints {count(MODULE_PRINTED[cell])} "
                      f"{mark(MODULE_PRINTED[cell], exact)})",
@@ -116,7 +109,7 @@ def imdb_totals() -> tuple[str, bool, list[str]]:
     recurrent layers alone round to all three totals."""
     rows, ranges = [], []
     for cell, row in IMDB.items():
-        rec = recurrent(cell, IMDB_EMBED, IMDB_HIDDEN, IMDB_LAYERS)
+        rec = RecurrentConfig.named(cell, IMDB_EMBED, IMDB_HIDDEN, IMDB_LAYERS)
         low, mid, high = (vocab_size_for_total(row.params + d, IMDB_EMBED, rec, IMDB_CLASSES)
                           for d in (-IMDB_ROUNDING, 0, IMDB_ROUNDING))
         ranges.append((low, high))
@@ -125,7 +118,7 @@ def imdb_totals() -> tuple[str, bool, list[str]]:
                      f"{count(math.ceil(low))} – {count(math.floor(high))}"])
     shared = max(lo for lo, _ in ranges) <= min(hi for _, hi in ranges)
     alone = [f"{name} (I={inp}, H={hidden}, L={layers})" for name, inp, hidden, layers in SHAPES
-             if all(abs(count_parameters(recurrent(c, inp, hidden, layers)) - r.params)
+             if all(abs(count_parameters(RecurrentConfig.named(c, inp, hidden, layers)) - r.params)
                     < IMDB_ROUNDING for c, r in IMDB.items())]
     return (table(["model", "article's total", "recurrent layers", "head", "implied V",
                    f"V for total ± {IMDB_ROUNDING / 1e6:g}M"], rows, right=(2, 3, 4)),
