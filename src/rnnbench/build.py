@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 from rnnbench import cells
@@ -46,19 +45,5 @@ def build(
     if impl == "native":
         # Validate first: nn.LSTM accepts some bad values (e.g. hidden_size=True) silently.
         Recurrent(cell, "eager", **arguments)
-        return _initialised(spec, spec.native(**arguments, **spec.native_kwargs))
+        return spec.initialise(spec.native(**arguments, **spec.native_kwargs))
     return Recurrent(cell, impl, **arguments)
-
-
-def _initialised(spec: cells.Cell, module: nn.Module) -> nn.Module:
-    """The twin with the cell's own ``init`` applied to each layer and direction."""
-    if spec.init is None:
-        return module
-    groups: dict[str, dict[str, torch.Tensor]] = {}
-    for name, param in module.named_parameters():
-        stem, _, suffix = name.rpartition("_l")  # weight_ih_l0_reverse -> weight_ih, 0_reverse
-        groups.setdefault(suffix, {})[stem] = param
-    with torch.no_grad():
-        for params in groups.values():
-            spec.init(params)
-    return module

@@ -132,6 +132,19 @@ class Cell:
             return self.size(layer_input, hidden, bias, recurrent)
         return gated_count(self.gates, layer_input, hidden, bias, recurrent)
 
+    def initialise(self, layer: nn.Module) -> nn.Module:
+        """``layer`` (this cell's twin or its own layer) with :attr:`init` applied to each
+        layer and direction's tensors, grouped by their suffix (``weight_ih_l0_reverse``)."""
+        if self.init is not None:
+            groups: dict[str, dict[str, Tensor]] = {}
+            for name, param in layer.named_parameters():
+                stem, _, suffix = name.rpartition("_l")
+                groups.setdefault(suffix, {})[stem] = param
+            with torch.no_grad():
+                for params in groups.values():
+                    self.init(params)
+        return layer
+
     @property
     def default_impl(self) -> str:
         """What a model of this cell runs by default: its twin, else its fastest scan."""

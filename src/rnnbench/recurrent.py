@@ -86,10 +86,7 @@ class Recurrent(nn.Module):
         bound = 1.0 / math.sqrt(self.hidden_size)
         for weight in self.parameters():
             nn.init.uniform_(weight, -bound, bound)
-        if self.spec.init is not None:
-            with torch.no_grad():
-                for names in self._names:
-                    self.spec.init({name: getattr(self, full) for name, full in names.items()})
+        self.spec.initialise(self)
 
     def extra_repr(self) -> str:
         defaults = {"num_layers": 1, "bias": True, "batch_first": False, "dropout": 0.0,
