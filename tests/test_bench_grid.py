@@ -45,16 +45,24 @@ def test_quick_runs_every_cell_and_impl_on_cpu() -> None:
     cpu = grid.cases("quick", devices=["cpu"])
     names = [cells.case_name(c, d) for d in (1, 2) for c in GRID_CELLS]
     assert {(case.cell, case.impl) for case in cpu} == {
-        (c, i) for c in names for i in cells.parse(c)[0].impls}
+        (c, i) for c in names for i in cells.parse(c)[0].impls_on("cpu")}
     assert {case.layout for case in cpu} == set(grid.LAYOUTS)
     assert {case.pass_ for case in cpu} == set(grid.PASSES)
     assert {case.dtype for case in cpu} == {"f32"}
 
 
+def test_cuda_only_impls_are_measured_on_cuda_alone() -> None:
+    on = {device: {c.impl for c in grid.cases("quick", devices=[device])}
+          for device in ("cpu", "cuda")}
+    assert "triton" in on["cuda"] and "triton" not in on["cpu"]
+    assert cells.get("lstm").impls_on("cpu") == tuple(
+        i for i in cells.get("lstm").impls if i != "triton")
+
+
 def test_quick_holds_the_shapes_the_cpu_targets_are_read_from() -> None:
     ids = {case.id for case in grid.cases("quick")}
     for cell in ("lstm", "gru"):
-        for impl in cells.get(cell).impls:
+        for impl in cells.get(cell).impls_on("cpu"):
             for T, B in ((100, 64), (800, 64), (100, 8)):
                 assert f"{cell}-{impl}-cpu-f32-I256-H128-L1-T{T}-B{B}-fwdbwd" in ids
 
@@ -92,7 +100,7 @@ def test_a_case_that_cannot_be_measured_is_refused() -> None:
 def test_full_measures_every_registered_cell_and_the_scan_over_t() -> None:
     full = grid.cases("full", devices=["cpu"])
     for name, cell in cells.CELLS.items():
-        for impl in cell.impls:
+        for impl in cell.impls_on("cpu"):
             assert any(c.cell == name and c.impl == impl and (c.T, c.B) == (100, 64)
                        for c in full), (name, impl)
     for name in grid.SCAN_CELLS:

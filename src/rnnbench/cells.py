@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rnnbench import fused, parallel
+from rnnbench import fused, kernels, parallel
 from rnnbench.validate import check_choice
 
 Shapes = dict[str, tuple[int, ...]]
@@ -155,6 +155,12 @@ class Cell:
         """The implementations this cell has, ``native`` (its twin) first."""
         return (*(("native",) if self.native else ()), "eager", "script", "compiled",
                 *self.scans)
+
+    def impls_on(self, device: str) -> tuple[str, ...]:
+        """The implementations that run on ``device`` (``cpu``, ``cuda``): a scan may name
+        its devices (``scan.devices``), as the Triton kernels do."""
+        return tuple(impl for impl in self.impls
+                     if device in getattr(self.scans.get(impl), "devices", (device,)))
 
 
 def _folded(x: Tensor, p: dict[str, Tensor]) -> tuple[Tensor, list[Tensor]]:
@@ -297,10 +303,12 @@ CELLS: dict[str, Cell] = {cell.name: cell for cell in (
          "c' = f⊙c + i⊙g; h' = o⊙tanh(c')",
          "Hochreiter & Schmidhuber 1997; forget gate: Gers et al. 2000", gates=4,
          state=("h", "c"), projection=_folded, step=LSTMStep, native=nn.LSTM,
-         scans={"fused": fused.lstm_scan}, projects=True, colour="#1f77b4"),
+         scans={"fused": fused.lstm_scan, "triton": kernels.lstm_scan}, projects=True,
+         colour="#1f77b4"),
     Cell("gru", "GRU", "r,z = σ(W x + U h + b); n = tanh(W_n x + b_in + r⊙(U_n h + b_hn)); "
          "h' = (1-z)⊙n + z⊙h", "Cho et al. 2014", gates=3, state=("h",),
-         projection=_gru_projection, step=GRUStep, native=nn.GRU, scans={"fused": fused.gru_scan},
+         projection=_gru_projection, step=GRUStep, native=nn.GRU, scans={"fused": fused.gru_scan,
+         "triton": kernels.gru_scan},
          colour="#ff7f0e"),
     Cell("peephole", "Peephole LSTM", "LSTM with i,f += w_c{i,f}⊙c; o += w_co⊙c'",
          "Gers, Schraudolph & Schmidhuber 2002", gates=4, state=("h", "c"),

@@ -12,6 +12,8 @@ of variable-length sequences. Implementations:
 - ``script``: the same loop compiled by TorchScript (``torch.jit.script``);
 - ``fused``: one ``torch.autograd.Function`` per scan with a hand-written backward, for the
   cells whose registry entry has one (:mod:`rnnbench.fused`);
+- ``triton``: the ``fused`` scans with each step's pointwise work in one Triton kernel, on
+  CUDA (:mod:`rnnbench.kernels`);
 - ``parallel``: a log-space scan over the whole sequence at once, for the cells whose gates
   see only the input (:mod:`rnnbench.parallel`);
 - ``compiled``: the loop in Python around a ``torch.compile``-d *step*. The loop itself is

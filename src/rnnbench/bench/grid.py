@@ -131,7 +131,7 @@ class Sweep:
         axes = (names, self.impls, self.devices, self.dtypes, self.models, self.lengths,
                 self.batches, self.layouts, self.passes)
         for cell, impl, device, dtype, model, T, B, layout, pass_ in itertools.product(*axes):
-            if dtype in DEVICE_DTYPES[device] and impl in cells.parse(cell)[0].impls:
+            if dtype in DEVICE_DTYPES[device] and impl in cells.parse(cell)[0].impls_on(device):
                 yield Case(cell, impl, device, dtype, T, B, model.input_size,
                            model.hidden_size, model.num_layers, layout, pass_)
 

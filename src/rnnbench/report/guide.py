@@ -56,7 +56,7 @@ def ranking(conv: Convergence) -> list[object]:
                           for c in ranked)
         metric = f"seeds solved, then final held-out {'accuracy' if accuracy else 'loss'}"
     seeds = sorted({len(runs) for runs in by_cell.values()})
-    return [conv.task, f"`{conv.path.name}`", metric, text or "–",
+    return [task_name(conv), f"`{conv.path.name}`", metric, text or "–",
             "–".join(map(str, (seeds[0], seeds[-1]) if len(seeds) > 1 else seeds)) or "0",
             epochs_run(conv.runs) if conv.runs else "–"]
 

@@ -26,12 +26,14 @@ from rnnbench.report.tables import (
     order,
     shape_label,
     sweeps,
+    task_name,
     values,
 )
 from rnnbench.results import Result, Run
 
 STYLES = {"native": ("-", "o"), "eager": ("--", "s"), "script": (":", "^"),
-          "compiled": ("-.", "D"), "fused": ((0, (5, 1)), "*")}
+          "compiled": ("-.", "D"), "fused": ((0, (5, 1)), "*"),
+          "triton": ((0, (1, 1)), "P")}
 DPI = 110
 MAX_PANELS = 6
 
@@ -194,7 +196,7 @@ def curves(conv: Convergence, path: Path) -> Path | None:
             f"torch {env.get('torch', '?')} · {conv.date} · {conv.path.as_posix()} · line: mean "
             "over seeds, band: min–max" + (", dotted: the article's best accuracy"
                                            if conv.task == "imdb" else ""))
-    return _save(fig, path, f"Learning curves: {conv.task}", note)
+    return _save(fig, path, f"Learning curves: {task_name(conv)}", note)
 
 
 #: The number each run ends with, by task: (summary key, axis label).
@@ -229,7 +231,7 @@ def ablation(convergence: Sequence[Convergence], cells: Sequence[str], path: Pat
         else:
             ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v * 100:.4g}%"))
         ax.set_ylabel(ylabel)
-        ax.set_title(f"{conv.task} ({conv.path.name})", fontsize=10)
+        ax.set_title(f"{task_name(conv)} ({conv.path.name})", fontsize=10)
         ax.grid(True, axis="y", alpha=0.3)
     return _save(fig, path, "Gating ablation: where each cell ends, per seed",
                  "dot: one seed (its last epoch run; IMDB: its best epoch) · bar: mean over "

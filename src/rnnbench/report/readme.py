@@ -33,6 +33,7 @@ from rnnbench.report.tables import (
     sweeps,
     synthetic_table,
     table,
+    task_name,
     versus_baseline,
 )
 from rnnbench.results import Result, Run
@@ -114,7 +115,7 @@ def convergence_section(conv: Convergence, out: Path) -> str:
              for k, v in {**conv.settings, **conv.data}.items()
              if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
     env = conv.environment
-    parts = [f"### {conv.task} (`{conv.path.name}`)",
+    parts = [f"### {task_name(conv)} (`{conv.path.name}`)",
              f"Settings: {', '.join(f'{k}={v}' for k, v in shown.items()) or 'not recorded'}. "
              f"Measured on {conv.device_name} ({env.get('device', '?')}, "
              f"threads={env.get('threads', '?')}), torch {env.get('torch', '?')}, {conv.date}."]

@@ -19,7 +19,7 @@ from rnnbench.params import RecurrentConfig, count_parameters
 from rnnbench.report.load import Convergence, Training, number
 from rnnbench.results import Result, Run
 
-IMPLS = ("native", "eager", "script", "compiled", "fused")
+IMPLS = ("native", "eager", "script", "compiled", "fused", "triton")
 PASSES = {"fwdbwd": "forward+backward", "fwd": "forward"}
 #: The curve each convergence task is judged by.
 PRIMARY = {"imdb": "val_accuracy", "adding": "eval_loss", "copy": "eval_accuracy"}
@@ -279,9 +279,11 @@ def versus_baseline(runs: Sequence[Run]) -> dict[str, tuple[float, str, str]]:
 
 
 def task_name(conv: Convergence) -> str:
-    """``adding T=100``: the task and, for a synthetic one, its sequence length."""
-    length = conv.settings.get("seq_len")
-    return conv.task if conv.task == "imdb" or length is None else f"{conv.task} T={length}"
+    """``adding T=100``, ``imdb (4,000 reviews)``: the task and what sets its size."""
+    length, limit = conv.settings.get("seq_len"), conv.settings.get("limit")
+    if conv.task == "imdb":
+        return f"imdb ({count(limit)} reviews)" if number(limit) else "imdb"
+    return conv.task if length is None else f"{conv.task} T={length}"
 
 
 def solved(runs: Sequence[Training]) -> tuple[str, str]:
@@ -302,7 +304,8 @@ def ablation_cells(runs: Sequence[Run], convergence: Sequence[Convergence]) -> l
 
 def ablation_table(runs: Sequence[Run], convergence: Sequence[Convergence]) -> str | None:
     """One row per cell: parameters, time over native LSTM, each synthetic task's seeds
-    solved and median steps to solve, IMDB best validation accuracy (mean over seeds)."""
+    solved and median steps to solve, each IMDB file's best validation accuracy (mean over
+    seeds)."""
     rows_for = ablation_cells(runs, convergence)
     if not rows_for:
         return None
@@ -313,7 +316,7 @@ def ablation_table(runs: Sequence[Run], convergence: Sequence[Convergence]) -> s
                f"time / native {label(cells.BASELINE)}", "fastest impl"]
     for conv in synthetic:
         headers += [f"{task_name(conv)}: solved", f"{task_name(conv)}: median steps"]
-    headers.append("IMDB best val acc")
+    headers += [f"{task_name(conv)}: best val acc" for conv in imdb]
     rows = []
     for cell in rows_for:
         timed = ratios.get(cell)
@@ -322,8 +325,8 @@ def ablation_table(runs: Sequence[Run], convergence: Sequence[Convergence]) -> s
             ratio(timed[0]) if timed else "–", timed[1] if timed else "–"]
         for conv in synthetic:
             row += solved([t for t in conv.runs if t.cell == cell])
-        accuracy = values([t for c in imdb[:1] for t in c.runs if t.cell == cell],
-                          "best_val_accuracy")
-        row.append(percent(statistics.fmean(accuracy)) if accuracy else "–")
+        for conv in imdb:
+            accuracy = values([t for t in conv.runs if t.cell == cell], "best_val_accuracy")
+            row.append(percent(statistics.fmean(accuracy)) if accuracy else "–")
         rows.append(row)
     return table(headers, rows, right=[i for i in range(1, len(headers)) if i != 3])
