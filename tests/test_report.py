@@ -193,11 +193,11 @@ def test_gating_ablation_row_per_cell(report: str) -> None:
     assert row(table, cell="GRU") == {
         "cell": "GRU", "params (I=256, H=128)": "148,224", "time / native LSTM": "0.80×",
         "fastest impl": "native", "adding: solved": "2 / 2", "adding: median steps": "250",
-        "IMDB best val acc": "87.5%"}
+        "imdb: best val acc": "87.5%"}
     assert row(table, cell="LSTM")["time / native LSTM"] == "1.00×"
     assert row(table, cell="RNN")["params (I=256, H=128)"] == "49,408"
     assert [row(table, cell="RNN")[k] for k in (
-        "time / native LSTM", "adding: solved", "adding: median steps", "IMDB best val acc")] \
+        "time / native LSTM", "adding: solved", "adding: median steps", "imdb: best val acc")] \
         == ["–", "0 / 2", "–", "–"]
     assert figures(ablation) == ["gating-ablation.png"]
     gates = rows(section(report, "### Which gates can go"))
@@ -243,6 +243,24 @@ def test_partial_single_seed_run(tmp_path: Path) -> None:
     assert row(table, cell="BiLSTM")["best val acc"] == "75.0%"
     assert row(table, cell="BiLSTM")["article: best acc"] == "88.5%"
     assert "one seed: spread unknown" in imdb
+
+
+def test_a_budgeted_imdb_run_has_its_own_ablation_column(tmp_path: Path) -> None:
+    """Two IMDB files (the article's and one on a review limit) are two columns, each named
+    with its budget, so accuracies from different budgets are never averaged together."""
+    full = convergence_results("imdb", {"lstm": [[0.8, 0.85]]})
+    budget = convergence_results("imdb", {"lstm": [[0.6, 0.7]], "mgu": [[0.65, 0.72]]})
+    budget["settings"]["limit"] = 4000
+    paths = [write(tmp_path / "convergence" / "imdb.json", full),
+             write(tmp_path / "convergence" / "imdb-zoo.json", budget)]
+    assert main(["report", *map(str, paths), "--out", str(tmp_path / "out")]) == 0
+    text = (tmp_path / "out" / "README.md").read_text()
+    table = rows(section(text, "## Gating ablation"))
+    assert row(table, cell="LSTM")["imdb: best val acc"] == "85.0%"
+    assert row(table, cell="LSTM")["imdb (4,000 reviews): best val acc"] == "70.0%"
+    assert row(table, cell="MGU")["imdb (4,000 reviews): best val acc"] == "72.0%"
+    assert row(table, cell="MGU")["imdb: best val acc"] == "–"
+    assert "### imdb (4,000 reviews) (`imdb-zoo.json`)" in text
 
 
 def test_diverged_runs_are_listed(tmp_path: Path) -> None:
