@@ -90,10 +90,8 @@ def run(args: argparse.Namespace) -> int:
     _check_arguments(args)
     try:
         comparison = _judge(args)
-    except (UnusableInput, KeyboardInterrupt):
+    except ValueError:  # unusable input already (the CLI exits 2)
         raise
-    except ValueError as error:
-        raise UnusableInput(str(error)) from None
     except Exception as error:  # only a regression may exit 1: anything else is "unusable"
         raise UnusableInput(f"the gate could not finish: {type(error).__name__}: {error}") from None
     print(format_text(comparison))
@@ -158,25 +156,23 @@ def _confirmed(args: argparse.Namespace, baseline: Run, current: Run, reruns: li
 
 def _ab(args: argparse.Namespace, commit: str, baseline: Run | None) -> Comparison:
     rule = _rule(args, ab_mode=True)  # bad thresholds fail before minutes of measuring
-    folder = Path(tempfile.mkdtemp(prefix="rnnbench-gate-"))
-    try:
-        with ab.checkout(commit, ab.repo_root()) as tree:
-            ab.check_builds(tree, commit)
-            pair = ab.measure(tree, commit, folder, args.pytest_args)
-            if baseline is not None and not args.allow_missing:
-                check_complete(baseline, pair.current)
-            comparison = _confirm(
-                args, pair.baseline, pair.current, rule,
-                lambda attempt, suspects: ab.measure(tree, commit, folder, args.pytest_args,
-                                                     suspects, label=f"-confirm{attempt}"),
-                [], signals=baseline)
+    with (tempfile.TemporaryDirectory(prefix="rnnbench-gate-", ignore_cleanup_errors=True) as name,
+          ab.checkout(commit, ab.repo_root()) as tree):
+        folder = Path(name)
+        ab.check_builds(tree, commit)
+        pair = ab.measure(tree, commit, folder, args.pytest_args)
+        if baseline is not None and not args.allow_missing:
+            check_complete(baseline, pair.current)
+        comparison = _confirm(
+            args, pair.baseline, pair.current, rule,
+            lambda attempt, suspects: ab.measure(tree, commit, folder, args.pytest_args,
+                                                 suspects, label=f"-confirm{attempt}"),
+            [], signals=baseline)
         if args.current:
             shutil.copyfile(folder / "current.json", args.current)
             shutil.copyfile(folder / "baseline.json",
                             Path(args.current).with_suffix(f".ab-{commit[:7]}.json"))
-        return comparison
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    return comparison
 
 
 def _confirm(args: argparse.Namespace, baseline: Run, current: Run, rule: Rule,
