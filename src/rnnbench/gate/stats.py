@@ -14,16 +14,14 @@ import numpy as np
 from scipy import stats
 
 #: Resamples of the bootstrap interval; the seed makes the interval reproducible.
-RESAMPLES = 2000
-SEED = 0
+RESAMPLES, SEED, CONFIDENCE = 2000, 0, 0.95
 
 Judged = tuple[float, tuple[float, float], float, float]  # ratio, interval, p_slower, p_faster
 
 
 def unpaired_ratio(current: Sequence[float], baseline: Sequence[float],
                    current_ref: Sequence[float] | None = None,
-                   baseline_ref: Sequence[float] | None = None,
-                   confidence: float = 0.95) -> Judged:
+                   baseline_ref: Sequence[float] | None = None) -> Judged:
     """Rounds of two separate runs.
 
     The ratio is ``median(current) / median(baseline)``, each first divided by its run's
@@ -49,7 +47,7 @@ def unpaired_ratio(current: Sequence[float], baseline: Sequence[float],
     if all(np.ptp(x) == 0 for x in samples):  # nothing to resample: the interval is a point
         return ratio, (ratio, ratio), slower, faster
     result = stats.bootstrap(
-        samples, statistic, n_resamples=RESAMPLES, confidence_level=confidence,
+        samples, statistic, n_resamples=RESAMPLES, confidence_level=CONFIDENCE,
         method="percentile", vectorized=True, paired=False, rng=np.random.default_rng(SEED),
     )
     interval = float(result.confidence_interval.low), float(result.confidence_interval.high)
@@ -58,8 +56,7 @@ def unpaired_ratio(current: Sequence[float], baseline: Sequence[float],
 
 def paired_ratio(current: Sequence[float], baseline: Sequence[float],
                  current_ref: Sequence[float] | None = None,
-                 baseline_ref: Sequence[float] | None = None,
-                 confidence: float = 0.95) -> Judged:
+                 baseline_ref: Sequence[float] | None = None) -> Judged:
     """Rounds measured in lockstep (A/B mode).
 
     Round ``r`` of all four series ran within a second or two, so its ratio
@@ -76,7 +73,7 @@ def paired_ratio(current: Sequence[float], baseline: Sequence[float],
     slower = float(stats.wilcoxon(logs, alternative="greater").pvalue)
     faster = float(stats.wilcoxon(logs, alternative="less").pvalue)
     result = stats.bootstrap((logs,), np.median, n_resamples=RESAMPLES,
-                             confidence_level=confidence, method="percentile",
+                             confidence_level=CONFIDENCE, method="percentile",
                              rng=np.random.default_rng(SEED))
     interval = (float(np.exp(result.confidence_interval.low)),
                 float(np.exp(result.confidence_interval.high)))
