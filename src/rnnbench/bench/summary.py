@@ -14,6 +14,7 @@ from dataclasses import replace
 
 from rnnbench import results
 from rnnbench.bench.grid import ARTICLE_LAYER, FASTRNNS, GRID_CELLS, Case
+from rnnbench.report.tables import table
 from rnnbench.results import Result, Run
 
 HELP = "print the speed targets (ratio to native, growth in T, spread) from a results JSON"
@@ -109,10 +110,7 @@ def _verdict(value: float, limit: float | None) -> str:
 
 
 def _table(head: list[str], rows: list[list[str]]) -> list[str]:
-    if not rows:
-        return ["(no such cases in this file)"]
-    return ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head),
-            *("| " + " | ".join(row) + " |" for row in rows)]
+    return [table(head, rows) if rows else "(no such cases in this file)"]
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
