@@ -184,12 +184,12 @@ def _result(entry: object, where: str) -> Result | None:
     data = stats.get("data", [])
     if not isinstance(data, list) or not all(_number(x) and x > 0 for x in data):
         raise BadFile(f"{where} ({name}): 'stats.data' must hold positive numbers (seconds)")
-    median = stats.get("median")
+    median, iqr = stats.get("median"), stats.get("iqr")
     if not _number(median) or median <= 0:
         raise BadFile(f"{where} ({name}) has no positive 'stats.median'; regenerate it with "
                       "pytest benchmarks --benchmark-json=FILE")
     return Result(
-        case=case, name=name, median=float(median), iqr=_float(stats.get("iqr")) or 0.0,
+        case=case, name=name, median=float(median), iqr=float(iqr) if _number(iqr) else 0.0,
         rounds=_int(stats.get("rounds")), data=tuple(map(float, data)),
         aten_ops=_int(info.get("aten_ops")), peak_memory_bytes=_int(info.get("peak_memory_bytes")),
         extra=info,
@@ -202,10 +202,6 @@ def _number(value: object) -> bool:
                 and math.isfinite(value))
     except OverflowError:  # an integer too large for a float
         return False
-
-
-def _float(value: object) -> float | None:
-    return float(value) if _number(value) else None
 
 
 def _int(value: object) -> int | None:

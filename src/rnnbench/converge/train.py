@@ -125,7 +125,6 @@ def summary(experiment: Experiment, epochs: list[dict[str, Any]]) -> dict[str, A
     }
 
 
-
 def run(experiment: Experiment, cell: str, seed: int, epochs: int, store: ResultsStore,
         device: torch.device, quiet: bool = False,
         log: Callable[[str], None] = print) -> dict[str, Any]:
