@@ -263,6 +263,22 @@ def test_a_budgeted_imdb_run_has_its_own_ablation_column(tmp_path: Path) -> None
     assert "### imdb (4,000 reviews) (`imdb-zoo.json`)" in text
 
 
+def test_each_finding_is_judged_by_the_seeds_solved(tmp_path: Path) -> None:
+    """CIFG solves as often as LSTM (agrees); MGU solves fewer seeds than GRU (disagrees);
+    a pair with no data is "no test"."""
+    data = convergence_results("adding", {
+        "lstm": [[0.1, 0.005]] * 2, "cifg": [[0.05, 0.004]] * 2,
+        "gru": [[0.1, 0.005]] * 2, "mgu": [[0.1, 0.005], [0.2, 0.1]]})
+    path = write(tmp_path / "convergence" / "adding.json", data)
+    assert main(["report", str(path), "--out", str(tmp_path / "out")]) == 0
+    table = rows(section((tmp_path / "out" / "README.md").read_text(), "## Gating ablation"), 1)
+    by_pair = {r["variant vs reference"]: (r["adding: solved"], r["on this data"])
+               for r in table}
+    assert by_pair["CIFG vs LSTM"] == ("2/2 vs 2/2", "agrees")
+    assert by_pair["MGU vs GRU"] == ("1/2 vs 2/2", "disagrees")
+    assert by_pair["minGRU vs GRU"] == ("–", "no test")
+
+
 def test_diverged_runs_are_listed(tmp_path: Path) -> None:
     data = convergence_results("adding", {"lstm": [[0.1]]})
     data["runs"][0].update(status="diverged", diverged={"epoch": 2, "reason": "nan"})

@@ -21,6 +21,7 @@ from rnnbench.report.tables import (
     ABLATION_SHAPE,
     ablation_cells,
     ablation_table,
+    claims_table,
     label,
     ms,
     native_ratios,
@@ -155,6 +156,7 @@ def ablation_section(inputs: Inputs, out: Path) -> str:
     if not found:
         return "## Gating ablation\n\n_No cell has a time at the ablation shape or a training run._"
     sources = sorted({file for _, _, file in versus_baseline(inputs.bench).values()})
+    claims = claims_table(inputs.convergence)
     figure = plots.ablation(inputs.convergence, ablation_cells(inputs.bench, inputs.convergence),
                             out / "gating-ablation.png")
     return "\n\n".join([
@@ -169,6 +171,11 @@ def ablation_section(inputs: Inputs, out: Path) -> str:
         found,
         f"Times from: {', '.join(f'`{s}`' for s in sources) or 'no benchmark file'}.",
         LITERATURE,
+        *(["Each finding beside this data: seeds solved (variant vs reference) per synthetic "
+           "task, the difference in mean best validation accuracy on IMDB (points; the seed "
+           "spread is in the IMDB section), and whether the variant solved at least the "
+           "reference's share of seeds on every task the reference solves.", claims]
+          if claims else []),
         _image(figure, "gating ablation", "no training run"),
     ])
 

@@ -330,3 +330,51 @@ def ablation_table(runs: Sequence[Run], convergence: Sequence[Convergence]) -> s
             row.append(percent(statistics.fmean(accuracy)) if accuracy else "–")
         rows.append(row)
     return table(headers, rows, right=[i for i in range(1, len(headers)) if i != 3])
+
+
+#: The literature's findings on gates, each as (finding, variant, reference): the variant is
+#: the cheaper cell that the finding says loses little against the reference.
+CLAIMS = (
+    ("Greff et al. 2017: coupling the input and forget gates costs little", "cifg", "lstm"),
+    ("Greff et al. 2017: peepholes add little", "lstm", "peephole"),
+    ("Zhou et al. 2016: one gate is enough", "mgu", "gru"),
+    ("Feng et al. 2024: gates from the input alone are competitive", "mingru", "gru"),
+    ("Feng et al. 2024: gates from the input alone are competitive", "minlstm", "lstm"),
+)
+
+
+def _share(runs: Sequence[Training]) -> tuple[int, int]:
+    """Seeds solved and seeds finished (a solve is final)."""
+    done = [t for t in runs if t.status != "running" or t.summary.get("solved")]
+    return sum(bool(t.summary.get("solved")) for t in done), len(done)
+
+
+def claims_table(convergence: Sequence[Convergence]) -> str | None:
+    """Per finding, the variant beside its reference on every task, and a verdict: *agrees*
+    where the variant solves at least the reference's share of seeds on every synthetic task
+    the reference solves at all (tasks neither solves do not count), *disagrees* otherwise."""
+    runs = [c for c in convergence if c.runs]
+    synthetic = [c for c in runs if c.task != "imdb"]
+    rows = []
+    for finding, variant, reference in CLAIMS:
+        row: list[object] = [finding, f"{label(variant)} vs {label(reference)}"]
+        verdicts = []
+        for conv in runs:
+            a, b = ([t for t in conv.runs if t.cell == c] for c in (variant, reference))
+            if conv.task == "imdb":
+                va, vb = values(a, "best_val_accuracy"), values(b, "best_val_accuracy")
+                diff = (statistics.fmean(va) - statistics.fmean(vb)) * 100 if va and vb else None
+                row.append("–" if diff is None else f"{diff:+.1f} points")
+                continue
+            (won_a, n_a), (won_b, n_b) = _share(a), _share(b)
+            row.append(f"{won_a}/{n_a} vs {won_b}/{n_b}" if n_a and n_b else "–")
+            if n_a and n_b and won_b:
+                verdicts.append(won_a / n_a >= won_b / n_b)
+        row.append("no test" if not verdicts else "agrees" if all(verdicts) else "disagrees")
+        rows.append(row)
+    if not synthetic or all(r[-1] == "no test" for r in rows):
+        return None
+    headers = ["finding", "variant vs reference",
+               *(f"{task_name(c)}: {'Δ best val' if c.task == 'imdb' else 'solved'}"
+                 for c in runs), "on this data"]
+    return table(headers, rows, right=range(2, len(headers) - 1))
