@@ -126,10 +126,8 @@ def check_builds(tree: Path, commit: str) -> None:
 
 def collect(pytest_args: str, tree: Path) -> list[str]:
     """The case ids the suite of ``tree`` would run with these arguments, in suite order."""
-    command = [a for a in suite_command("unused.json", pytest_args)
-               if not a.startswith("--benchmark-json")]
-    done = subprocess.run([*command, "--collect-only"], cwd=tree, env=tree_env(tree),
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run([*suite_command(None, pytest_args), "--collect-only"], cwd=tree,
+                          env=tree_env(tree), capture_output=True, text=True, check=False)
     ids = re.findall(r"^\S+::\S+\[(.+)\]$", done.stdout, flags=re.MULTILINE)
     if done.returncode != 0 or not ids:
         tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-5:])
@@ -216,7 +214,6 @@ def measure(tree: Path, commit: str, folder: Path, pytest_args: str,
             for side, worker in sides.items():
                 for case in loaded[side]:
                     infos[side][case] = worker.ask("describe", case)["info"]
-                    worker.ask("drop", case)
     finally:
         for worker in sides.values():
             worker.close()

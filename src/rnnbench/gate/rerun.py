@@ -28,10 +28,11 @@ def selection(cases: Sequence[str]) -> str:
     return " or ".join(f"[{case}]" for case in cases)
 
 
-def suite_command(output: str | Path, pytest_args: str = CPU_ARGS,
+def suite_command(output: str | Path | None, pytest_args: str = CPU_ARGS,
                   cases: Sequence[str] = ()) -> list[str]:
-    """The command that runs the suite (``cases`` only, if given) into ``output``."""
-    command = [sys.executable, *SUITE, f"--benchmark-json={output}", *shlex.split(pytest_args)]
+    """The command that runs the suite (``cases`` only, if given) into ``output`` (if any)."""
+    json = [f"--benchmark-json={output}"] if output else []
+    command = [sys.executable, *SUITE, *json, *shlex.split(pytest_args)]
     return [*command, "-k", selection(cases)] if cases else command
 
 

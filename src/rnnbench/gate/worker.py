@@ -11,8 +11,8 @@ JSON command per line on stdin and reads one JSON answer per line:
 - ``{"op": "time", "case": ID}``: one timed call, ``{"seconds": ...}`` (process CPU time, or
   wall clock with a CUDA synchronisation for CUDA cases);
 - ``{"op": "describe", "case": ID}``: the case's ``extra_info`` (coordinates, ATen ops and
-  peak memory from one profiled call, threads, versions);
-- ``{"op": "drop", "case": ID}``; ``{"op": "quit"}``.
+  peak memory from one profiled call, threads, versions), then frees the case;
+- ``{"op": "quit"}``.
 """
 
 from __future__ import annotations
@@ -56,11 +56,8 @@ def serve(threads: int) -> None:
             elif op == "time":
                 reply = {"seconds": _timed(loaded[key])}
             elif op == "describe":
-                reply = {"ok": True, "info": _describe(loaded[key], threads)}
-            elif op == "drop":
-                loaded.pop(key, None)
+                reply = {"ok": True, "info": _describe(loaded.pop(key), threads)}
                 gc.collect()
-                reply = {"ok": True}
             else:
                 raise ValueError(f"unknown command {op!r}")
         except Exception as error:  # reported to the coordinator, which decides
