@@ -109,7 +109,7 @@ def check_output_file(option: str, path: str | os.PathLike[str]) -> Path:
         raise BadFile(f"{option} {str(path)!r} is a directory: name a file to write")
     if path.exists() and not path.is_file():
         raise BadFile(f"{option} {str(path)!r} is not a regular file: name a file to write")
-    folder = path.parent if str(path.parent) else Path(".")
+    folder = path.parent
     check_output_dir(option, folder, shown=f"{option} {str(path)!r}: its folder {str(folder)!r}")
     return path
 

@@ -133,13 +133,10 @@ class ResultsStore:
         self.touched: set[tuple[str, int]] = set()  # the runs this process (re)trains
         with self._locked():
             document = None if restart else self._read()
-        if document is not None:
-            document["environment"] = _normal(environment)
-        else:
-            document = {"schema": SCHEMA, "task": task, "settings": _normal(settings),
-                        "data": _normal(data), "environment": _normal(environment),
-                        "created": now(), "updated": now(), "runs": [], "cells": {}}
-        self.document = document
+        self.document = document or {"schema": SCHEMA, "task": task, "settings": _normal(settings),
+                                     "data": _normal(data), "environment": None,
+                                     "created": now(), "updated": now(), "runs": [], "cells": {}}
+        self.document["environment"] = _normal(environment)
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
