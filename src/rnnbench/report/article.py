@@ -28,8 +28,6 @@ from rnnbench.report.tables import (
     values,
 )
 
-TEXT = "shared/seed/article.txt"
-
 
 @dataclass(frozen=True)
 class ImdbRow:
