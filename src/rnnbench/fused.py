@@ -49,9 +49,16 @@ def _order(steps: int, reverse: bool) -> range:
     return range(steps - 1, -1, -1) if reverse else range(steps)
 
 
-def _outputs(hs: Tensor, mask: Tensor | None) -> Tensor:
-    """The outputs: the states, zero at padded steps."""
-    return hs if mask is None else hs * mask
+def _finish(ctx: Any, saved: tuple[Tensor, ...], reverse: bool, mask: Tensor | None,
+            *states: Tensor) -> tuple[Tensor, ...]:
+    """Keeps what the backward needs; returns the outputs (``h``, zero at padded steps) and
+    each state's final value. ``states`` are ``(T+1, B, H)`` with the initial state in them."""
+    ctx.save_for_backward(*saved)
+    ctx.reverse, ctx.mask = reverse, mask
+    ctx.set_materialize_grads(False)
+    steps, off = states[0].shape[0] - 1, 0 if reverse else 1
+    hs, last = states[0][off : off + steps], 0 if reverse else steps
+    return (hs if mask is None else hs * mask, *(s[last].clone() for s in states))
 
 
 def _masked(dy: Tensor | None, mask: Tensor | None,
@@ -121,11 +128,7 @@ class LSTMScan(torch.autograd.Function):
             if keep is not None:  # padded steps keep the old state
                 torch.where(keep[t], c_t[now], c_t[before], out=c_t[now])
                 torch.where(keep[t], h_t[now], h_t[before], out=h_t[now])
-        ctx.save_for_backward(gates, hs, cs, tanh_c, w_hh)
-        ctx.reverse, ctx.mask = reverse, mask
-        ctx.set_materialize_grads(False)
-        last = 0 if reverse else steps
-        return _outputs(hs[off : off + steps], mask), hs[last].clone(), cs[last].clone()
+        return _finish(ctx, (gates, hs, cs, tanh_c, w_hh), reverse, mask, hs, cs)
 
     @staticmethod
     @once_differentiable
@@ -226,11 +229,8 @@ class GRUScan(torch.autograd.Function):
             torch.lerp(n_t[t], h_t[before], z_[t], out=h_t[now])  # n + z (h - n)
             if keep is not None:
                 torch.where(keep[t], h_t[now], h_t[before], out=h_t[now])
-        ctx.save_for_backward(x, n, hs, w_hh)
-        ctx.reverse, ctx.has_bias, ctx.mask = reverse, b_hn is not None, mask
-        ctx.set_materialize_grads(False)
-        last = 0 if reverse else steps
-        return _outputs(hs[off : off + steps], mask), hs[last].clone()
+        ctx.has_bias = b_hn is not None
+        return _finish(ctx, (x, n, hs, w_hh), reverse, mask, hs)
 
     @staticmethod
     @once_differentiable

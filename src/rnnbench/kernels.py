@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from rnnbench.fused import _order, _outputs
+from rnnbench.fused import _finish, _order
 
 
 def _unavailable(why: str) -> RuntimeError:
@@ -89,11 +89,7 @@ class LSTMScan(torch.autograd.Function):
             torch.addmm(gi[t], hs[before], w_t, out=gates[t])
             _launch("lstm_forward", batch * hidden, gates[t], cs[before], cs[now], tanh_c[t],
                     hs[before], hs[now], keep[t], hidden, MASKED=masked)
-        ctx.save_for_backward(gates, hs, cs, tanh_c, w_hh)
-        ctx.reverse, ctx.mask = reverse, mask
-        ctx.set_materialize_grads(False)
-        last = 0 if reverse else steps
-        return _outputs(hs[off : off + steps], mask), hs[last].clone(), cs[last].clone()
+        return _finish(ctx, (gates, hs, cs, tanh_c, w_hh), reverse, mask, hs, cs)
 
     @staticmethod
     @once_differentiable
@@ -145,11 +141,8 @@ class GRUScan(torch.autograd.Function):
             x[t].addmm_(hs[before], w_t)
             _launch("gru_forward", batch * hidden, x[t], gi[t], n[t], hs[before], hs[now],
                     keep[t], hidden, MASKED=masked)
-        ctx.save_for_backward(x, n, hs, w_hh)
-        ctx.reverse, ctx.has_bias, ctx.mask = reverse, b_hn is not None, mask
-        ctx.set_materialize_grads(False)
-        last = 0 if reverse else steps
-        return _outputs(hs[off : off + steps], mask), hs[last].clone()
+        ctx.has_bias = b_hn is not None
+        return _finish(ctx, (x, n, hs, w_hh), reverse, mask, hs)
 
     @staticmethod
     @once_differentiable
