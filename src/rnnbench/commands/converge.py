@@ -10,8 +10,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import platform
-import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +49,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=int, metavar="N",
                         help="run seeds 0..N-1 (default: 3 for adding/copy, 1 for imdb)")
     parser.add_argument("--epochs", type=int, default=20, metavar="E", help="epochs per run "
-                        "(default 20); "
-                        "a synthetic epoch is --steps-per-epoch steps")
+                        "(default 20); a synthetic epoch is --steps-per-epoch steps")
     parser.add_argument("--out", type=Path, help="results JSON (default: converge-TASK.json)")
     parser.add_argument("--checkpoints", type=Path, metavar="DIR",
                         help="checkpoint folder (default: beside --out, OUT_STEM.checkpoints)")
@@ -127,8 +124,7 @@ def _device(name: str) -> torch.device:
 
 def experiment_for(args: argparse.Namespace) -> Experiment:
     if args.task == "imdb":
-        path = _data_path(args)
-        return ImdbExperiment(_settings(ImdbSettings, args), path)
+        return ImdbExperiment(_settings(ImdbSettings, args), _data_path(args))
     for option in ("limit", "data", "download"):
         if getattr(args, option) not in (None, False):
             raise ValueError(f"--{option} is not accepted with --task {args.task}: "
@@ -158,9 +154,9 @@ def run(args: argparse.Namespace) -> int:
     check_choice("task", args.task, DEFAULTS)
     default_cells, default_seeds, _ = DEFAULTS[args.task]
     cells = _cells(args.cells or default_cells)
-    seeds, epochs = default_seeds if args.seeds is None else args.seeds, args.epochs
+    seeds = default_seeds if args.seeds is None else args.seeds
     check_positive("seeds", seeds)
-    check_positive("epochs", epochs)
+    check_positive("epochs", args.epochs)
     if args.impl is not None:
         check_choice("impl", args.impl, IMPL_NAMES)
     device = _device(args.device)
@@ -172,12 +168,12 @@ def run(args: argparse.Namespace) -> int:
         check_choice("cell", args.job.cell, cells)
         cells, seeds_of = [args.job.cell], [args.job.seed]
     elif args.workers > 1:
-        return _parallel(args, cells, seeds, epochs)
+        return _parallel(args, cells, seeds)
     threads = torch.get_num_threads()
     try:
         if args.threads is not None:
             torch.set_num_threads(args.threads)
-        return _train(args, cells, seeds_of, epochs, device)
+        return _train(args, cells, seeds_of, device)
     finally:
         torch.set_num_threads(threads)  # a caller in the same process keeps its setting
 
@@ -188,11 +184,7 @@ def _outputs(args: argparse.Namespace) -> tuple[Path, Path]:
     return out, check_output_dir("--checkpoints", args.checkpoints or default_checkpoints(out))
 
 
-def _log(args: argparse.Namespace) -> Callable[[str], None]:
-    return (lambda line: None) if args.quiet else (lambda line: print(line, flush=True))
-
-
-def _parallel(args: argparse.Namespace, cells: list[str], seeds: int, epochs: int) -> int:
+def _parallel(args: argparse.Namespace, cells: list[str], seeds: int) -> int:
     """``--workers N``: one child process per (cell, seed), N at a time (see workers.py)."""
     out, checkpoints = _outputs(args)
     all_jobs = workers.jobs(cells, seeds)
@@ -201,29 +193,28 @@ def _parallel(args: argparse.Namespace, cells: list[str], seeds: int, epochs: in
         for job in all_jobs:
             checkpoint_file(checkpoints, job.cell, job.seed).unlink(missing_ok=True)
     threads = args.threads or workers.threads_per_worker(min(args.workers, len(all_jobs)))
-    status = workers.run_all(args.command_argv, all_jobs, args.workers, threads, _log(args))
+    status = workers.run_all(args.command_argv, all_jobs, args.workers, threads, args.quiet)
     if status == 0 and out.exists():
-        print(table(read_json(out, "results file")), file=sys.stdout)
+        print(table(read_json(out, "results file")))
     return status
 
 
-def _train(args: argparse.Namespace, cells: list[str], seeds: list[int], epochs: int,
+def _train(args: argparse.Namespace, cells: list[str], seeds: list[int],
            device: torch.device) -> int:
     experiment = experiment_for(args)
     out, checkpoints = _outputs(args)
     data = experiment.prepare()
-    log = _log(args)
     with flushing_denormals() as flush_denormal:
         store = ResultsStore(out, args.task, dataclasses.asdict(experiment.settings), data,
                              environment(device, flush_denormal), checkpoints, args.restart)
         if not args.restart:
-            store.check_epochs(epochs)
+            store.check_epochs(args.epochs)
         for cell in cells:
             for seed in seeds:
-                train_run(experiment, cell, seed, epochs, store, device, args.quiet, log)
+                train_run(experiment, cell, seed, args.epochs, store, device, args.quiet)
     store.write()
     if args.job is None:  # a --workers child: the parent prints the whole table
-        print(table(store.document), file=sys.stdout)
+        print(table(store.document))
     diverged = [f"{r['cell']} seed {r['seed']} in epoch {r['diverged']['epoch']} "
                 f"({r['diverged']['reason']})" for r in store.document["runs"]
                 if r["status"] == "diverged"]

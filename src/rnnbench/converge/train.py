@@ -12,11 +12,12 @@ finite number (or the optimizer step overflows), the run stops and is recorded a
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -126,13 +127,13 @@ def summary(experiment: Experiment, epochs: list[dict[str, Any]]) -> dict[str, A
 
 
 def run(experiment: Experiment, cell: str, seed: int, epochs: int, store: ResultsStore,
-        device: torch.device, quiet: bool = False,
-        log: Callable[[str], None] = print) -> dict[str, Any]:
+        device: torch.device, quiet: bool = False) -> dict[str, Any]:
     """Trains ``cell`` with ``seed`` up to ``epochs`` epochs, resuming from its checkpoint.
 
     A run the results file records as finished (``done`` with ``epochs`` epochs, or
     ``diverged``) is kept as it is: it needs no checkpoint.
     """
+    log = (lambda line: None) if quiet else functools.partial(print, flush=True)
     record = store.run(cell, seed)
     if not store.restart and (record["status"] == "diverged" or (
             record["status"] == "done" and len(record["epochs"]) == epochs)):
@@ -204,8 +205,7 @@ def run(experiment: Experiment, cell: str, seed: int, epochs: int, store: Result
             checkpoint["cuda_rng"] = torch.cuda.get_rng_state(device)
         store.save_checkpoint(cell, seed, checkpoint)
         store.write()
-        if not quiet:
-            log(epoch_line(experiment, cell, seed, epochs, row))
+        log(epoch_line(experiment, cell, seed, epochs, row))
     return record
 
 

@@ -9,12 +9,13 @@ start seed-major, so a run cut short still has one seed of each cell.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 #: How often the parent looks at its children, seconds.
@@ -61,12 +62,13 @@ def child_args(argv: Sequence[str], job: Job, threads: int) -> list[str]:
 
 
 def run_all(argv: Sequence[str], all_jobs: Sequence[Job], workers: int, threads: int,
-            log: Callable[[str], None] = print) -> int:
+            quiet: bool = False) -> int:
     """Runs the jobs, at most ``workers`` at a time; 0 if all succeeded, else the worst code.
 
     Ctrl-C (or SIGTERM to the parent) interrupts every child, which saves its last finished
     epoch as always, and returns 130 once they have stopped.
     """
+    log = (lambda line: None) if quiet else functools.partial(print, flush=True)
     waiting = list(all_jobs)
     running: dict[Job, subprocess.Popen[bytes]] = {}
     failed: dict[Job, int] = {}
