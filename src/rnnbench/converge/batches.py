@@ -19,7 +19,6 @@ from torch import Tensor
 from torch.nn.utils.rnn import pad_sequence
 
 from rnnbench.converge.vocab import PAD_INDEX
-from rnnbench.validate import check_positive
 
 
 @dataclass(frozen=True)
@@ -49,7 +48,6 @@ def bucketed_order(
     lengths: Sequence[int], batch_size: int, generator: torch.Generator, pool: int = 50
 ) -> list[list[int]]:
     """Shuffled batches of indices whose lengths are close (see the module docstring)."""
-    check_positive("batch_size", batch_size)
     order = torch.randperm(len(lengths), generator=generator).tolist()
     batches: list[list[int]] = []
     span = batch_size * pool
@@ -62,7 +60,6 @@ def bucketed_order(
 
 def sorted_order(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
     """Evaluation batches: every index once, sorted by length (least padding, no shuffle)."""
-    check_positive("batch_size", batch_size)
     order = sorted(range(len(lengths)), key=lambda i: lengths[i])
     return [order[k:k + batch_size] for k in range(0, len(order), batch_size)]
 

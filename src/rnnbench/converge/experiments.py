@@ -33,7 +33,7 @@ from rnnbench.converge.batches import Batch, bucketed_order, collate, sorted_ord
 from rnnbench.converge.metrics import best_epoch, convergence_epoch
 from rnnbench.converge.models import ConvergenceModel, OneHot, RecurrentStack, classifier
 from rnnbench.converge.vocab import Vocabulary, tokenize
-from rnnbench.params import MAX_LAYERS
+from rnnbench.params import RecurrentConfig
 from rnnbench.validate import check_dropout, check_positive
 
 #: The held-out set of the synthetic tasks is the same for every run seed.
@@ -88,11 +88,9 @@ class SyntheticSettings:
 
 
 def _check_common(settings: ImdbSettings | SyntheticSettings) -> None:
-    for name in ("hidden_size", "num_layers", "batch_size"):
-        check_positive(name, getattr(settings, name))
-    if settings.num_layers > MAX_LAYERS:
-        raise ValueError(f"num_layers={settings.num_layers} is not accepted: expected 1.."
-                         f"{MAX_LAYERS}")
+    # the stack's sizes as RecurrentConfig checks them, before any data is read
+    RecurrentConfig("lstm", 1, settings.hidden_size, settings.num_layers)
+    check_positive("batch_size", settings.batch_size)
     check_dropout(settings.dropout)
     for name in ("lr", "grad_clip"):
         value = getattr(settings, name)
@@ -143,12 +141,9 @@ class ImdbExperiment:
                  "val": [train[i] for i in order[:n_val]], "test": test}
         tokens = {name: [tokenize(r.text) for r in part] for name, part in parts.items()}
         self.vocab = Vocabulary.build(tokens["train"], s.vocab_size, s.min_freq)
-        self.sequences: dict[str, list[Tensor]] = {}
-        self.labels: dict[str, Tensor] = {}
-        for name, part in parts.items():
-            self.sequences[name] = [torch.tensor(self.vocab.encode(t, s.max_len))
-                                    for t in tokens[name]]
-            self.labels[name] = torch.tensor([r.label for r in part])
+        self.sequences = {name: [torch.tensor(self.vocab.encode(t, s.max_len)) for t in split]
+                          for name, split in tokens.items()}
+        self.labels = {name: torch.tensor([r.label for r in part]) for name, part in parts.items()}
         train_lengths = [len(t) for t in tokens["train"]]
         return {
             "source": self.data_path.name,

@@ -85,10 +85,6 @@ def spread(values: Iterable[float | int | None]) -> dict[str, float | int | None
     present = [float(v) for v in values if v is not None and not math.isnan(float(v))]
     if not present:
         return {"n": 0, "mean": None, "std": None, "min": None, "max": None}
-    return {
-        "n": len(present),
-        "mean": statistics.fmean(present),
-        "std": statistics.stdev(present) if len(present) > 1 else 0.0,
-        "min": min(present),
-        "max": max(present),
-    }
+    return {"n": len(present), "mean": statistics.fmean(present),
+            "std": statistics.stdev(present) if len(present) > 1 else 0.0,
+            "min": min(present), "max": max(present)}

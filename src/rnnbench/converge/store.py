@@ -215,14 +215,11 @@ class ResultsStore:
             write_json(self.path, self.document)
         self._replace = False
 
-    def checkpoint_path(self, cell: str, seed: int) -> Path:
-        return checkpoint_file(self.checkpoints, cell, seed)
-
     def save_checkpoint(self, cell: str, seed: int, state: dict[str, Any]) -> None:
         state = {**state, "identity": json.dumps(self.identity, sort_keys=True)}
         buffer = io.BytesIO()
         torch.save(state, buffer)
-        write_atomic(self.checkpoint_path(cell, seed), buffer.getvalue())
+        write_atomic(checkpoint_file(self.checkpoints, cell, seed), buffer.getvalue())
 
     def load_checkpoint(self, cell: str, seed: int) -> dict[str, Any] | None:
         """The last checkpoint of ``(cell, seed)``, loaded without unpickling code.
@@ -231,7 +228,7 @@ class ResultsStore:
         the checkpoint was made with other settings or data. A checkpoint that cannot be
         read, or holds something else than a checkpoint, raises :class:`StateError`.
         """
-        path = self.checkpoint_path(cell, seed)
+        path = checkpoint_file(self.checkpoints, cell, seed)
         if self.restart or not path.exists():
             return None
         try:
@@ -254,7 +251,7 @@ class ResultsStore:
         return state
 
     def bad_checkpoint(self, cell: str, seed: int, why: str) -> StateError:
-        path = self.checkpoint_path(cell, seed)
+        path = checkpoint_file(self.checkpoints, cell, seed)
         return StateError(f"checkpoint {str(path)!r} {why}: delete it to train {cell} seed "
                           f"{seed} from its first epoch, or pass --restart to start the whole "
                           f"file {str(self.path)!r} over")
