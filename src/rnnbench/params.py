@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rnnbench import cells
-from rnnbench.validate import check_positive, check_proj_size
+from rnnbench.validate import check_positive
 
 #: The deepest stack accepted: far beyond any trained RNN (cuDNN's own examples stop at a
 #: few dozen), and small enough that listing every tensor stays instant.
@@ -44,7 +44,10 @@ class RecurrentConfig:
                 f"proj_size={self.proj_size} is only supported for cells {projecting}, "
                 f"not {self.cell!r}; use proj_size=0"
             )
-        check_proj_size(self.proj_size, self.hidden_size)
+        proj = self.proj_size
+        if isinstance(proj, bool) or not isinstance(proj, int) or not 0 <= proj < self.hidden_size:
+            raise ValueError(f"proj_size={proj!r} is not accepted: expected an integer, 0 <= "
+                             f"proj_size < hidden_size={self.hidden_size} (0: no projection)")
 
     @classmethod
     def named(cls, name: str, input_size: int, hidden_size: int, num_layers: int = 1,

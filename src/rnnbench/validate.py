@@ -19,18 +19,6 @@ def check_choice(name: str, value: object, accepted: Iterable[str]) -> None:
         )
 
 
-def check_proj_size(proj_size: object, hidden_size: int) -> None:
-    if isinstance(proj_size, bool) or not isinstance(proj_size, int) or proj_size < 0:
-        raise ValueError(
-            f"proj_size={proj_size!r} is not accepted: expected an integer >= 0 (0 = no projection)"
-        )
-    if proj_size >= hidden_size:
-        raise ValueError(
-            f"proj_size={proj_size} is not accepted: expected 0 <= proj_size < "
-            f"hidden_size={hidden_size}"
-        )
-
-
 def check_dropout(dropout: object) -> None:
     if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
         raise ValueError(f"dropout={dropout!r} is not accepted: expected a number in [0, 1)")
