@@ -167,16 +167,12 @@ class Worker:
         return json.loads(line)
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.ask("quit")
-        with contextlib.suppress(Exception):
-            self.process.wait(timeout=30)
-        if self.process.poll() is None:
+        """Ask the worker to quit; kill it if it has not within 30 s. Its pipes are closed."""
+        try:
+            self.process.communicate(json.dumps({"op": "quit"}) + "\n", timeout=30)
+        except Exception:  # stuck, or its stdin already gone
             self.process.kill()
-            self.process.wait()
-        for stream in (self.process.stdin, self.process.stdout):
-            with contextlib.suppress(Exception):
-                stream.close()  # type: ignore[union-attr]  # both are pipes
+            self.process.communicate()
 
 
 def measure(tree: Path, commit: str, folder: Path, pytest_args: str,
@@ -253,13 +249,12 @@ def _document(timings: dict[str, list[float]], infos: dict[str, dict[str, Any]],
         commit_info = {"id": commit, "dirty": False}
     entries = []
     for case, data in timings.items():
-        ordered = sorted(data)
         entries.append({
             "name": f"test_speed[{case}]", "fullname": f"rnnbench.gate.ab::{case}",
             "extra_info": infos.get(case, {"case": case}),
             "options": {"timer": "process_time", "runner": "rnnbench.gate.ab lockstep"},
             "stats": {"data": data, "rounds": len(data), "median": statistics.median(data),
-                      "min": ordered[0], "max": ordered[-1]},
+                      "min": min(data), "max": max(data)},
         })
     return {"machine_info": {"cpu": cpu, "device_name": cpu.get("brand_raw")},
             "commit_info": commit_info, "benchmarks": entries,

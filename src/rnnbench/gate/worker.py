@@ -66,16 +66,15 @@ def serve(threads: int) -> None:
 
 
 def _timed(workload: Any) -> float:
-    if workload.case.device == "cuda":
+    cuda = workload.case.device == "cuda"
+    if cuda:
         import torch
 
         torch.cuda.synchronize()
-        start = time.perf_counter()
-        workload()
-        return time.perf_counter() - start
-    start = time.process_time()
+    clock = time.perf_counter if cuda else time.process_time
+    start = clock()
     workload()
-    return time.process_time() - start
+    return clock() - start
 
 
 def _describe(workload: Any, threads: int) -> dict[str, Any]:
