@@ -193,9 +193,7 @@ def cases(
 
 
 def _checked(name: str, chosen: Iterable[str] | None, accepted: Iterable[str]) -> set[str]:
-    if chosen is None:
-        return set(accepted)
-    chosen = list(chosen)
+    chosen = list(accepted if chosen is None else chosen)
     for value in chosen:
         check_choice(name, value, accepted)
     return set(chosen)

@@ -27,8 +27,6 @@ def machine_info(devices: Iterable[str], cpu_model: str | None = None) -> dict[s
     """The fields rnnbench adds to ``machine_info``; ``devices`` are those the run measures."""
     cpu_model = cpu_model or platform.processor() or platform.machine()
     cuda = torch.cuda.is_available()
-    gpus = nvml_gpus()
-    measured_gpu = "cuda" in devices and cuda
     return {
         **library_versions(),
         "mkldnn": torch.backends.mkldnn.is_available(),
@@ -39,8 +37,8 @@ def machine_info(devices: Iterable[str], cpu_model: str | None = None) -> dict[s
         "interop_threads": torch.get_num_interop_threads(),
         "cuda_devices": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
         if cuda else [],
-        "gpus": gpus,
-        "device_name": torch.cuda.get_device_name(0) if measured_gpu else cpu_model,
+        "gpus": nvml_gpus(),
+        "device_name": torch.cuda.get_device_name(0) if cuda and "cuda" in devices else cpu_model,
     }
 
 

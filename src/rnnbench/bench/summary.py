@@ -82,8 +82,8 @@ def spread(cases: Iterable[Result]) -> tuple[int, float, float, list[Result]]:
 def render(run: Run) -> str:
     lines = [f"# Speed targets: {run.device_name or 'unknown device'}, "
              f"torch {run.torch_version or '?'}, {run.threads or '?'} threads, "
-             f"profile {run.suite.get('profile', '?')}", ""]
-    lines += ["## Best custom implementation vs native, forward+backward", ""]
+             f"profile {run.suite.get('profile', '?')}", "",
+             "## Best custom implementation vs native, forward+backward", ""]
     lines += _table(["shape", "native ms", "best", "best ms", "ratio", "target", "all"],
                     ratio_rows(run))
     lines += ["", f"## Growth from T={GROWTH[0]} to T={GROWTH[1]}, relative to native's", ""]
