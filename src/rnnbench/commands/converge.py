@@ -65,11 +65,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bars or epoch lines")
     model = parser.add_argument_group("model and optimiser (default: the task's settings)")
     model.add_argument("--impl", help=f"recurrent implementation: {', '.join(IMPL_NAMES)}")
-    model.add_argument("--hidden-size", type=int)
-    model.add_argument("--num-layers", type=int)
-    model.add_argument("--dropout", type=float)
-    model.add_argument("--lr", type=float)
-    model.add_argument("--batch-size", type=int)
+    for option, kind in (("--hidden-size", int), ("--num-layers", int), ("--dropout", float),
+                         ("--lr", float), ("--batch-size", int)):
+        model.add_argument(option, type=kind)
     model.add_argument("--grad-clip", type=float, help="max gradient norm (0: none)")
     data = parser.add_argument_group("IMDB")
     data.add_argument("--data", help=f"aclImdb .tar.gz or directory (default: ${imdb.ENV_VAR}, "
@@ -225,9 +223,8 @@ def _train(args: argparse.Namespace, cells: list[str], seeds: list[int],
 
 def table(document: dict[str, Any]) -> str:
     """A markdown summary per cell (mean ± std over seeds)."""
-    imdb_task = document["task"] == "imdb"
     keys = (["best_val_accuracy", "test_accuracy_at_best", "converged_epoch", "epochs_run",
-             "seconds_per_epoch"] if imdb_task else
+             "seconds_per_epoch"] if document["task"] == "imdb" else
             ["solved", "steps_to_solve", "final_loss", "final_accuracy", "wall_seconds"])
     lines = ["| cell | seeds | " + " | ".join(keys) + " |", "|---" * (len(keys) + 2) + "|"]
     for cell, stats in document["cells"].items():
@@ -239,5 +236,4 @@ def table(document: dict[str, Any]) -> str:
 def _fmt(stat: dict[str, Any]) -> str:
     if not stat or stat.get("mean") is None:
         return "-"
-    mean, std = stat["mean"], stat["std"]
-    return f"{mean:.4g}" if stat["n"] == 1 else f"{mean:.4g} ± {std:.2g}"
+    return f"{stat['mean']:.4g}" if stat["n"] == 1 else f"{stat['mean']:.4g} ± {stat['std']:.2g}"

@@ -46,8 +46,7 @@ def run(args: argparse.Namespace) -> int:
                    f"--out {args.out.as_posix()}"
                    + (f" --name {args.name}" if args.name != "compare" else ""))
         check_output_dir("--out", args.out)
-        page = readme.compare(old, new, args.out, args.name, command)
-        print(page)
+        print(readme.compare(old, new, args.out, args.name, command))
         return 0
     explicit = bool(args.results)
     paths = args.results if explicit else readme.default_inputs()
