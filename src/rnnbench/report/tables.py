@@ -286,6 +286,12 @@ def task_name(conv: Convergence) -> str:
     return conv.task if length is None else f"{conv.task} T={length}"
 
 
+def by_task(convergence: Sequence[Convergence]) -> list[Convergence]:
+    """The files with runs, by task and then sequence length (adding T=100 before T=200)."""
+    return sorted((c for c in convergence if c.runs),
+                  key=lambda c: (c.task, c.settings.get("seq_len") or 0, c.path.name))
+
+
 def solved(runs: Sequence[Training]) -> tuple[str, str]:
     """``solved / seeds`` over the seeds that finished or solved (a solve is final), and the
     median steps to solve over the solved ones; ``–`` where there are none."""
@@ -310,8 +316,8 @@ def ablation_table(runs: Sequence[Run], convergence: Sequence[Convergence]) -> s
     if not rows_for:
         return None
     ratios = versus_baseline(runs)
-    synthetic = [c for c in convergence if c.task != "imdb" and c.runs]
-    imdb = [c for c in convergence if c.task == "imdb" and c.runs]
+    synthetic = [c for c in by_task(convergence) if c.task != "imdb"]
+    imdb = [c for c in by_task(convergence) if c.task == "imdb"]
     headers = ["cell", f"params (I={ABLATION_INPUT}, H={ABLATION_HIDDEN})",
                f"time / native {label(cells.BASELINE)}", "fastest impl"]
     for conv in synthetic:
@@ -353,7 +359,7 @@ def claims_table(convergence: Sequence[Convergence]) -> str | None:
     """Per finding, the variant beside its reference on every task, and a verdict: *agrees*
     where the variant solves at least the reference's share of seeds on every synthetic task
     the reference solves at all (tasks neither solves do not count), *disagrees* otherwise."""
-    runs = [c for c in convergence if c.runs]
+    runs = by_task(convergence)
     synthetic = [c for c in runs if c.task != "imdb"]
     rows = []
     for finding, variant, reference in CLAIMS:
