@@ -15,11 +15,11 @@ from pathlib import Path
 
 from rnnbench import cells
 from rnnbench.bench.grid import Case
+from rnnbench.build import IMPL_NAMES
 from rnnbench.params import RecurrentConfig, count_parameters
 from rnnbench.report.load import Convergence, Training, number
 from rnnbench.results import Result, Run
 
-IMPLS = ("native", "eager", "script", "compiled", "fused", "triton")
 PASSES = {"fwdbwd": "forward+backward", "fwd": "forward"}
 #: The curve each convergence task is judged by.
 PRIMARY = {"imdb": "val_accuracy", "adding": "eval_loss", "copy": "eval_accuracy"}
@@ -40,10 +40,11 @@ def colour(cell: str) -> str:
 
 def order(cell: str, impl: str = "") -> tuple:
     """Sort key: cells in registry order, each before its bidirectional twin, then
-    implementations in :data:`IMPLS` order."""
+    implementations in the registry's order (:data:`rnnbench.build.IMPL_NAMES`)."""
     spec, directions = cells.parse(cell) if _known(cell) else (None, 0)
     rank = list(cells.CELLS).index(spec.name) if spec else len(cells.CELLS)
-    return (rank, directions, cell, IMPLS.index(impl) if impl in IMPLS else len(IMPLS), impl)
+    known = impl in IMPL_NAMES
+    return (rank, directions, cell, IMPL_NAMES.index(impl) if known else len(IMPL_NAMES), impl)
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]], right: Iterable[int] = ()
@@ -292,13 +293,18 @@ def by_task(convergence: Sequence[Convergence]) -> list[Convergence]:
                   key=lambda c: (c.task, c.settings.get("seq_len") or 0, c.path.name))
 
 
-def solved(runs: Sequence[Training]) -> tuple[str, str]:
-    """``solved / seeds`` over the seeds that finished or solved (a solve is final), and the
-    median steps to solve over the solved ones; ``–`` where there are none."""
+def seeds_solved(runs: Sequence[Training]) -> tuple[int, int]:
+    """Seeds solved, of the seeds that finished or solved (a solve is final)."""
     done = [t for t in runs if t.status != "running" or t.summary.get("solved")]
-    won = [t for t in done if t.summary.get("solved")]
-    steps = values(won, "steps_to_solve")
-    return (f"{len(won)} / {len(done)}" if done else "–",
+    return sum(bool(t.summary.get("solved")) for t in done), len(done)
+
+
+def solved(runs: Sequence[Training]) -> tuple[str, str]:
+    """``solved / seeds`` (:func:`seeds_solved`) and the median steps to solve over the
+    solved ones; ``–`` where there are none."""
+    won, done = seeds_solved(runs)
+    steps = values([t for t in runs if t.summary.get("solved")], "steps_to_solve")
+    return (f"{won} / {done}" if done else "–",
             count(statistics.median(steps)) if steps else "–")
 
 
@@ -349,12 +355,6 @@ CLAIMS = (
 )
 
 
-def _share(runs: Sequence[Training]) -> tuple[int, int]:
-    """Seeds solved and seeds finished (a solve is final)."""
-    done = [t for t in runs if t.status != "running" or t.summary.get("solved")]
-    return sum(bool(t.summary.get("solved")) for t in done), len(done)
-
-
 def claims_table(convergence: Sequence[Convergence]) -> str | None:
     """Per finding, the variant beside its reference on every task, and a verdict: *agrees*
     where the variant solves at least the reference's share of seeds on every synthetic task
@@ -372,7 +372,7 @@ def claims_table(convergence: Sequence[Convergence]) -> str | None:
                 diff = (statistics.fmean(va) - statistics.fmean(vb)) * 100 if va and vb else None
                 row.append("–" if diff is None else f"{diff:+.1f} points")
                 continue
-            (won_a, n_a), (won_b, n_b) = _share(a), _share(b)
+            (won_a, n_a), (won_b, n_b) = seeds_solved(a), seeds_solved(b)
             row.append(f"{won_a}/{n_a} vs {won_b}/{n_b}" if n_a and n_b else "–")
             if n_a and n_b and won_b:
                 verdicts.append(won_a / n_a >= won_b / n_b)
