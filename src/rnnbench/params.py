@@ -18,6 +18,17 @@ from rnnbench.validate import check_positive
 MAX_LAYERS = 1000
 
 
+def check_stack(hidden_size: object, num_layers: object) -> None:
+    """The size rules of a recurrent stack, whatever its cell: positive sizes, at most
+    :data:`MAX_LAYERS` layers."""
+    check_positive("hidden_size", hidden_size)
+    check_positive("num_layers", num_layers)
+    if num_layers > MAX_LAYERS:  # type: ignore[operator]  # an int by now
+        raise ValueError(f"num_layers={num_layers} is not accepted: expected 1.."
+                         f"{MAX_LAYERS} (deeper stacks are not a recurrent layer anyone "
+                         "trains, and listing them would take minutes)")
+
+
 @dataclass(frozen=True)
 class RecurrentConfig:
     """The constructor arguments of a PyTorch recurrent layer that decide its size."""
@@ -32,12 +43,8 @@ class RecurrentConfig:
 
     def __post_init__(self) -> None:
         spec = cells.get(self.cell)
-        for name in ("input_size", "hidden_size", "num_layers"):
-            check_positive(name, getattr(self, name))
-        if self.num_layers > MAX_LAYERS:
-            raise ValueError(f"num_layers={self.num_layers} is not accepted: expected 1.."
-                             f"{MAX_LAYERS} (deeper stacks are not a recurrent layer anyone "
-                             "trains, and listing them would take minutes)")
+        check_positive("input_size", self.input_size)
+        check_stack(self.hidden_size, self.num_layers)
         if self.proj_size and not spec.projects:
             projecting = ", ".join(repr(name) for name, c in cells.CELLS.items() if c.projects)
             raise ValueError(

@@ -33,7 +33,7 @@ from rnnbench.converge.batches import Batch, bucketed_order, collate, sorted_ord
 from rnnbench.converge.metrics import best_epoch, convergence_epoch
 from rnnbench.converge.models import ConvergenceModel, OneHot, RecurrentStack, classifier
 from rnnbench.converge.vocab import Vocabulary, tokenize
-from rnnbench.params import RecurrentConfig
+from rnnbench.params import check_stack
 from rnnbench.validate import check_dropout, check_positive
 
 #: The held-out set of the synthetic tasks is the same for every run seed.
@@ -88,8 +88,7 @@ class SyntheticSettings:
 
 
 def _check_common(settings: ImdbSettings | SyntheticSettings) -> None:
-    # the stack's sizes as RecurrentConfig checks them, before any data is read
-    RecurrentConfig("lstm", 1, settings.hidden_size, settings.num_layers)
+    check_stack(settings.hidden_size, settings.num_layers)  # before any data is read
     check_positive("batch_size", settings.batch_size)
     check_dropout(settings.dropout)
     for name in ("lr", "grad_clip"):
