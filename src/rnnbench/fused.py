@@ -49,6 +49,12 @@ def _order(steps: int, reverse: bool) -> range:
     return range(steps - 1, -1, -1) if reverse else range(steps)
 
 
+def _before(states: Tensor, reverse: bool) -> Tensor:
+    """``(T, B, H)``, in time order, the state each step starts from, out of the ``(T+1, B,
+    H)`` buffer the forward writes (the initial state first, or last when reversed)."""
+    return states[:-1] if not reverse else states[1:]
+
+
 def _finish(ctx: Any, saved: tuple[Tensor, ...], reverse: bool, mask: Tensor | None,
             *states: Tensor) -> tuple[Tensor, ...]:
     """Keeps what the backward needs; returns the outputs (``h``, zero at padded steps) and
@@ -138,9 +144,7 @@ class LSTMScan(torch.autograd.Function):
         reverse = ctx.reverse
         steps, batch, _ = gates.shape
         hidden = w_hh.shape[1]
-        off = 0 if reverse else 1
-        h_prev = hs[1 - off : 1 - off + steps]  # (T, B, H), h_{t-1} in time order
-        c_prev = cs[1 - off : 1 - off + steps]
+        h_prev, c_prev = _before(hs, reverse), _before(cs, reverse)
         i, f, g, o = gates.chunk(4, 2)
         one = gates.new_ones(())
 
@@ -240,8 +244,7 @@ class GRUScan(torch.autograd.Function):
         reverse = ctx.reverse
         steps, batch, _ = x.shape
         hidden = w_hh.shape[1]
-        off = 0 if reverse else 1
-        h_prev = hs[1 - off : 1 - off + steps]
+        h_prev = _before(hs, reverse)
         r, z, gh_n = x.chunk(3, 2)
         one = x.new_ones(())
 
@@ -256,7 +259,7 @@ class GRUScan(torch.autograd.Function):
         a_z.addcmul_(a_z, z, value=-1)  # (h_{t-1} - n) z (1 - z)
         torch.mul(a_n, r, out=a_hn)
 
-        w_nrz = torch.cat([w_hh[2 * hidden :], w_hh[: 2 * hidden]])  # rows n, r, z
+        w_nrz = w_hh.roll(hidden, 0)  # rows n, r, z
         d_t, z_t = d.unflatten(2, (4, hidden)).unbind(0), z.unbind(0)
         d_gh = d[:, :, : 3 * hidden]
         d_gh_t = d_gh.unbind(0)
@@ -279,7 +282,7 @@ class GRUScan(torch.autograd.Function):
             dh, spare = spare, dh
         flat = d_gh.reshape(steps * batch, 3 * hidden)
         d_w = torch.mm(flat.t(), h_prev.reshape(steps * batch, hidden))  # one large matmul
-        d_w_hh = torch.cat([d_w[hidden:], d_w[:hidden]])  # back to rows r, z, n
+        d_w_hh = d_w.roll(-hidden, 0)  # back to rows r, z, n
         d_b_hn = d[:, :, :hidden].sum((0, 1)) if ctx.has_bias else None
         return d[:, :, hidden:], dh, d_w_hh, d_b_hn, None, None
 

@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from rnnbench.fused import _finish, _order
+from rnnbench.fused import _before, _finish, _first_dh, _order
 
 
 def _unavailable(why: str) -> RuntimeError:
@@ -47,12 +47,13 @@ def _kernels() -> ModuleType:
 BLOCK = 256
 
 
-def _launch(kernel: str, total: int, *args: Tensor | int, **constants: bool) -> None:
-    """One step's kernel over its ``total = B*H`` elements; half precision computes in f32."""
-    k = _kernels()
-    upcast = args[0].dtype in (torch.float16, torch.bfloat16)
-    getattr(k, kernel)[(-(-total // BLOCK),)](*args, total, UPCAST=upcast, BLOCK=BLOCK,
-                                                **constants)
+def _step(name: str, like: Tensor, hidden: int, **constants: bool) -> Any:
+    """The step kernel ``name`` bound once per scan to its grid over the ``B*H`` elements of a
+    step and its constants (half precision computes in f32), so the loop only passes tensors."""
+    total = like.shape[-2] * hidden
+    kernel = getattr(_kernels(), name)[(-(-total // BLOCK),)]
+    return functools.partial(kernel, hidden=hidden, total=total, BLOCK=BLOCK,
+                             UPCAST=like.dtype in (torch.float16, torch.bfloat16), **constants)
 
 
 def _check(gi: Tensor) -> None:
@@ -62,11 +63,31 @@ def _check(gi: Tensor) -> None:
     _kernels()
 
 
-def _keep(mask: Tensor | None, like: Tensor) -> tuple[list[Tensor], bool]:
+def _keep(mask: Tensor | None, like: Tensor) -> tuple[tuple[Tensor, ...], bool]:
     """Per step, the ``(B,)`` int8 mask of real steps (a placeholder when unmasked)."""
     if mask is None:
-        return [like] * like.shape[0], False
-    return list(mask.reshape(mask.shape[0], -1).to(torch.int8).unbind(0)), True
+        return like.unbind(0), False
+    return mask.reshape(mask.shape[0], -1).to(torch.int8).unbind(0), True
+
+
+def _masked(dy: Tensor | None, mask: Tensor | None) -> Tensor | None:
+    """``dy``, contiguous and zero at padded steps (whose outputs are zero)."""
+    if dy is None:
+        return None
+    return (dy if mask is None else dy * mask).contiguous()
+
+
+def _backward_steps(ctx: Any, name: str, dy: Tensor | None, like: Tensor,
+                    hidden: int) -> tuple[list[tuple[int, Tensor | None]], Any, Any]:
+    """The forward's steps backwards, each with the ``dy`` of the step before it (if any),
+    and the step kernel with and without that ``dy``."""
+    keep, masked = ctx.keep
+    order = list(_order(like.shape[0], not ctx.reverse))
+    before = [*order[1:], None]
+    steps = [(t, dy[b] if dy is not None and b is not None else None)
+             for t, b in zip(order, before, strict=True)]
+    kernel = {flag: _step(name, like, hidden, MASKED=masked, HAS_DY=flag) for flag in (False, True)}
+    return steps, keep, kernel
 
 
 class LSTMScan(torch.autograd.Function):
@@ -83,12 +104,15 @@ class LSTMScan(torch.autograd.Function):
         off = 0 if reverse else 1
         hs[steps if reverse else 0] = h0
         cs[steps if reverse else 0] = c0
-        w_t, keep, masked = w_hh.t(), *_keep(mask, gi)
+        ctx.keep = keep, masked = _keep(mask, gi)
+        kernel = _step("lstm_forward", gi, hidden, MASKED=masked)
+        # Views prepared in one call each: per-step indexing would cost CPU time per launch.
+        gi_t, gate_t, tc_t = gi.unbind(0), gates.unbind(0), tanh_c.unbind(0)
+        h_t, c_t, w_t = hs.unbind(0), cs.unbind(0), w_hh.t()
         for t in _order(steps, reverse):
             now, before = t + off, t + 1 - off
-            torch.addmm(gi[t], hs[before], w_t, out=gates[t])
-            _launch("lstm_forward", batch * hidden, gates[t], cs[before], cs[now], tanh_c[t],
-                    hs[before], hs[now], keep[t], hidden, MASKED=masked)
+            torch.addmm(gi_t[t], h_t[before], w_t, out=gate_t[t])
+            kernel(gate_t[t], c_t[before], c_t[now], tc_t[t], h_t[before], h_t[now], keep[t])
         return _finish(ctx, (gates, hs, cs, tanh_c, w_hh), reverse, mask, hs, cs)
 
     @staticmethod
@@ -98,21 +122,18 @@ class LSTMScan(torch.autograd.Function):
         gates, hs, cs, tanh_c, w_hh = ctx.saved_tensors
         steps, batch, _ = gates.shape
         hidden = w_hh.shape[1]
-        off = 0 if ctx.reverse else 1
-        h_prev, c_prev = hs[1 - off : 1 - off + steps], cs[1 - off : 1 - off + steps]
+        h_prev, c_prev = _before(hs, ctx.reverse), _before(cs, ctx.reverse)
         dy = _masked(dy, ctx.mask)
         d_gates = torch.empty_like(gates)
-        keep, masked = _keep(ctx.mask, gates)
-        order = list(_order(steps, not ctx.reverse))
-        dh, dc = _start(dy, dh_n, order[0], hs), _start(None, dc_n, 0, hs)
-        spare = torch.empty_like(dh)
-        for k, t in enumerate(order):
-            before = order[k + 1] if k + 1 < steps else None
-            has_dy = dy is not None and before is not None
-            _launch("lstm_backward", batch * hidden, gates[t], c_prev[t], tanh_c[t], d_gates[t],
-                    dh, dc, spare, dy[before] if has_dy else dh, keep[t], hidden,
-                    MASKED=masked, HAS_DY=has_dy)
-            spare.addmm_(d_gates[t], w_hh)
+        order, keep, kernel = _backward_steps(ctx, "lstm_backward", dy, gates, hidden)
+        dh, spare = _first_dh(dy, dh_n, order[0][0], hs)
+        dc, _ = _first_dh(None, dc_n, 0, cs)
+        gate_t, c_prev_t, tc_t = gates.unbind(0), c_prev.unbind(0), tanh_c.unbind(0)
+        d_gate_t = d_gates.unbind(0)
+        for t, dy_before in order:
+            kernel[dy_before is not None](gate_t[t], c_prev_t[t], tc_t[t], d_gate_t[t], dh, dc,
+                                          spare, dh if dy_before is None else dy_before, keep[t])
+            spare.addmm_(d_gate_t[t], w_hh)
             dh, spare = spare, dh
         flat = d_gates.view(steps * batch, -1)
         d_w_hh = torch.mm(flat.t(), h_prev.reshape(steps * batch, hidden))
@@ -135,12 +156,13 @@ class GRUScan(torch.autograd.Function):
         hs = gi.new_empty(steps + 1, batch, hidden)
         off = 0 if reverse else 1
         hs[steps if reverse else 0] = h0
-        w_t, keep, masked = w_hh.t(), *_keep(mask, gi)
+        ctx.keep = keep, masked = _keep(mask, gi)
+        kernel = _step("gru_forward", gi, hidden, MASKED=masked)
+        x_t, gi_t, n_t, h_t, w_t = x.unbind(0), gi.unbind(0), n.unbind(0), hs.unbind(0), w_hh.t()
         for t in _order(steps, reverse):
             now, before = t + off, t + 1 - off
-            x[t].addmm_(hs[before], w_t)
-            _launch("gru_forward", batch * hidden, x[t], gi[t], n[t], hs[before], hs[now],
-                    keep[t], hidden, MASKED=masked)
+            x_t[t].addmm_(h_t[before], w_t)
+            kernel(x_t[t], gi_t[t], n_t[t], h_t[before], h_t[now], keep[t])
         ctx.has_bias = b_hn is not None
         return _finish(ctx, (x, n, hs, w_hh), reverse, mask, hs)
 
@@ -151,40 +173,23 @@ class GRUScan(torch.autograd.Function):
         x, n, hs, w_hh = ctx.saved_tensors
         steps, batch, _ = x.shape
         hidden = w_hh.shape[1]
-        off = 0 if ctx.reverse else 1
-        h_prev = hs[1 - off : 1 - off + steps]
+        h_prev = _before(hs, ctx.reverse)
         dy = _masked(dy, ctx.mask)
         d = x.new_empty(steps, batch, 4 * hidden)  # [dgh_n, dG_r, dG_z, dG_n]
-        w_nrz = torch.cat([w_hh[2 * hidden :], w_hh[: 2 * hidden]])  # rows n, r, z
-        keep, masked = _keep(ctx.mask, x)
-        order = list(_order(steps, not ctx.reverse))
-        dh = _start(dy, dh_n, order[0], hs)
-        spare = torch.empty_like(dh)
-        for k, t in enumerate(order):
-            before = order[k + 1] if k + 1 < steps else None
-            has_dy = dy is not None and before is not None
-            _launch("gru_backward", batch * hidden, x[t], n[t], h_prev[t], d[t], dh, spare,
-                    dy[before] if has_dy else dh, keep[t], hidden, MASKED=masked, HAS_DY=has_dy)
-            spare.addmm_(d[t, :, : 3 * hidden], w_nrz)
+        w_nrz = w_hh.roll(hidden, 0)  # rows n, r, z
+        order, keep, kernel = _backward_steps(ctx, "gru_backward", dy, x, hidden)
+        dh, spare = _first_dh(dy, dh_n, order[0][0], hs)
+        x_t, n_t, h_prev_t, d_t = x.unbind(0), n.unbind(0), h_prev.unbind(0), d.unbind(0)
+        d_gh_t = d[:, :, : 3 * hidden].unbind(0)
+        for t, dy_before in order:
+            kernel[dy_before is not None](x_t[t], n_t[t], h_prev_t[t], d_t[t], dh, spare,
+                                          dh if dy_before is None else dy_before, keep[t])
+            spare.addmm_(d_gh_t[t], w_nrz)
             dh, spare = spare, dh
         d_gh = d[:, :, : 3 * hidden].reshape(steps * batch, 3 * hidden)
         d_w = torch.mm(d_gh.t(), h_prev.reshape(steps * batch, hidden))
-        d_w_hh = torch.cat([d_w[hidden:], d_w[:hidden]])  # back to rows r, z, n
         d_b_hn = d[:, :, :hidden].sum((0, 1)) if ctx.has_bias else None
-        return d[:, :, hidden:], dh, d_w_hh, d_b_hn, None, None
-
-
-def _masked(dy: Tensor | None, mask: Tensor | None) -> Tensor | None:
-    """``dy``, contiguous and zero at padded steps (whose outputs are zero)."""
-    if dy is None:
-        return None
-    return (dy if mask is None else dy * mask).contiguous()
-
-
-def _start(dy: Tensor | None, grad: Tensor | None, first: int, like: Tensor) -> Tensor:
-    """A fresh, contiguous state gradient: ``grad`` (or zeros) plus ``dy[first]``."""
-    out = like.new_zeros(like.shape[1:]) if grad is None else grad.contiguous().clone()
-    return out.add_(dy[first]) if dy is not None else out
+        return d[:, :, hidden:], dh, d_w.roll(-hidden, 0), d_b_hn, None, None
 
 
 #: Where the scans run (see ``Cell.impls_on``); the CPU interpreter is for tests only.
