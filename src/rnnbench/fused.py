@@ -49,6 +49,25 @@ def _order(steps: int, reverse: bool) -> range:
     return range(steps - 1, -1, -1) if reverse else range(steps)
 
 
+def _states(gi: Tensor, hidden: int, reverse: bool, *initial: Tensor) -> list[Tensor]:
+    """One ``(T+1, B, H)`` buffer per state with its initial value in place (first, or last
+    when reversed): step ``t`` reads index ``t+1-off`` and writes ``t+off``."""
+    steps, batch = gi.shape[:2]
+    buffers = []
+    for value in initial:
+        buffers.append(gi.new_empty(steps + 1, batch, hidden))
+        buffers[-1][steps if reverse else 0] = value
+    return buffers
+
+
+def _gru_gates(gi: Tensor, b_hn: Tensor | None, hidden: int) -> Tensor:
+    """``(T, B, 3H)``: ``gi``'s r and z blocks, and ``b_hn`` where each step adds ``W_hn h``."""
+    x = torch.empty_like(gi, memory_format=torch.contiguous_format)
+    x[:, :, : 2 * hidden] = gi[:, :, : 2 * hidden]
+    x[:, :, 2 * hidden :] = 0 if b_hn is None else b_hn
+    return x
+
+
 def _before(states: Tensor, reverse: bool) -> Tensor:
     """``(T, B, H)``, in time order, the state each step starts from, out of the ``(T+1, B,
     H)`` buffer the forward writes (the initial state first, or last when reversed)."""
@@ -108,12 +127,9 @@ class LSTMScan(torch.autograd.Function):
         hidden = w_hh.shape[1]
         gates = torch.empty_like(gi, memory_format=torch.contiguous_format)  # (T, B, 4H)
         w_t = w_hh.t()
-        hs = gi.new_empty(steps + 1, batch, hidden)  # h_t at t+off, h_{t-1} at t+1-off
-        cs = gi.new_empty(steps + 1, batch, hidden)
+        hs, cs = _states(gi, hidden, reverse, h0, c0)
         tanh_c = gi.new_empty(steps, batch, hidden)
         off = 0 if reverse else 1
-        hs[steps if reverse else 0] = h0
-        cs[steps if reverse else 0] = c0
         # Views prepared in one call each: per-step Python indexing costs more than the ops.
         gi_t, gate_t = gi.unbind(0), gates.unbind(0)
         h_t, c_t, tc_t = hs.unbind(0), cs.unbind(0), tanh_c.unbind(0)
@@ -212,13 +228,10 @@ class GRUScan(torch.autograd.Function):
                 reverse: bool, mask: Tensor | None) -> tuple[Tensor, Tensor]:
         steps, batch, _ = gi.shape
         hidden = w_hh.shape[1]
-        x = torch.empty_like(gi, memory_format=torch.contiguous_format)  # (T, B, 3H)
-        x[:, :, : 2 * hidden] = gi[:, :, : 2 * hidden]
-        x[:, :, 2 * hidden :] = 0 if b_hn is None else b_hn
+        x = _gru_gates(gi, b_hn, hidden)  # (T, B, 3H)
         n = gi.new_empty(steps, batch, hidden)
-        hs = gi.new_empty(steps + 1, batch, hidden)
+        (hs,) = _states(gi, hidden, reverse, h0)
         off = 0 if reverse else 1
-        hs[steps if reverse else 0] = h0
         w_t = w_hh.t()
         x_t, h_t, n_t = x.unbind(0), hs.unbind(0), n.unbind(0)
         rz = x[:, :, : 2 * hidden].unbind(0)

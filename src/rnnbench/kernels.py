@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from rnnbench.fused import _before, _finish, _first_dh, _order
+from rnnbench.fused import _before, _finish, _first_dh, _gru_gates, _order, _states
 
 
 def _unavailable(why: str) -> RuntimeError:
@@ -99,11 +99,9 @@ class LSTMScan(torch.autograd.Function):
         steps, batch, _ = gi.shape
         hidden = w_hh.shape[1]
         gates = torch.empty_like(gi, memory_format=torch.contiguous_format)
-        hs, cs = gi.new_empty(steps + 1, batch, hidden), gi.new_empty(steps + 1, batch, hidden)
+        hs, cs = _states(gi, hidden, reverse, h0, c0)
         tanh_c = gi.new_empty(steps, batch, hidden)
         off = 0 if reverse else 1
-        hs[steps if reverse else 0] = h0
-        cs[steps if reverse else 0] = c0
         ctx.keep = keep, masked = _keep(mask, gi)
         kernel = _step("lstm_forward", gi, hidden, MASKED=masked)
         # Views prepared in one call each: per-step indexing would cost CPU time per launch.
@@ -149,13 +147,10 @@ class GRUScan(torch.autograd.Function):
         steps, batch, _ = gi.shape
         hidden = w_hh.shape[1]
         gi = gi.contiguous()
-        x = torch.empty_like(gi)  # (T, B, 3H)
-        x[:, :, : 2 * hidden] = gi[:, :, : 2 * hidden]
-        x[:, :, 2 * hidden :] = 0 if b_hn is None else b_hn
+        x = _gru_gates(gi, b_hn, hidden)  # (T, B, 3H)
         n = gi.new_empty(steps, batch, hidden)
-        hs = gi.new_empty(steps + 1, batch, hidden)
+        (hs,) = _states(gi, hidden, reverse, h0)
         off = 0 if reverse else 1
-        hs[steps if reverse else 0] = h0
         ctx.keep = keep, masked = _keep(mask, gi)
         kernel = _step("gru_forward", gi, hidden, MASKED=masked)
         x_t, gi_t, n_t, h_t, w_t = x.unbind(0), gi.unbind(0), n.unbind(0), hs.unbind(0), w_hh.t()
