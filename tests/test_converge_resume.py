@@ -133,6 +133,7 @@ def test_results_json_documents_every_epoch(tmp_path) -> None:
                 "train_seconds", "train_cpu_seconds", "eval_seconds", "tokens", "padded_tokens",
                 "tokens_per_second", "peak_memory_mib", "peak_memory_method", "finished"):
         assert key in epoch, key
+    assert epoch["device_name"] == document["environment"]["device_name"]
     assert epoch["tokens"] == epoch["padded_tokens"] == 5 * 64 * 12
     assert epoch["train_cpu_seconds"] > 0 and run["summary"]["cpu_seconds_per_epoch"] > 0
     for key in ("solved", "steps_to_solve", "final_loss", "seconds_per_epoch",

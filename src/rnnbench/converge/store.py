@@ -37,6 +37,8 @@ Schema ``rnnbench.converge/1`` (all accuracies are fractions, times seconds, mem
           "train_seconds", "eval_seconds",  # wall clock
           "train_cpu_seconds",             # process CPU time (all threads): with one
                                            #   thread, robust to other jobs on the machine
+          "device_name",                   # the machine that trained this epoch: a resumed
+                                           #   run may go on elsewhere (absent in old files)
           "tokens", "padded_tokens",
           "tokens_per_second",             # real (unpadded) training tokens per second
           "peak_memory_mib", "peak_memory_method",   # see metrics.py

@@ -168,7 +168,8 @@ def run(experiment: Experiment, cell: str, seed: int, epochs: int, store: Result
     for epoch in range(done + 1, epochs + 1):
         desc = f"{cell} seed {seed} epoch {epoch}/{epochs}"
         windowed = reset_peak_memory(device)
-        row: dict[str, Any] = {"epoch": epoch}
+        row: dict[str, Any] = {"epoch": epoch,
+                               "device_name": store.document["environment"].get("device_name")}
         try:
             trained = train_epoch(experiment, model, optimizer, seed, epoch, device, desc, quiet)
             step += trained.pop("train_steps")
