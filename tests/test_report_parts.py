@@ -83,6 +83,16 @@ def test_imdb_pairs_compare_the_difference_with_the_spread(lstm, gru, verdict) -
     assert line.startswith("- LSTM − GRU: -") and verdict in line
 
 
+def test_device_name_names_every_machine_that_trained_an_epoch() -> None:
+    def conv(*epochs: dict[str, str]) -> Convergence:
+        run = Training("lstm", 0, "done", epochs, {}, 1, 3)
+        return Convergence(Path("x.json"), "imdb", {}, {}, {"device_name": "Old CPU"}, "", (run,))
+
+    assert conv().device_name == "Old CPU"
+    assert conv({}, {"device_name": "Old CPU"}).device_name == "Old CPU"
+    assert conv({"device_name": "B"}, {"device_name": "A"}, {}).device_name == "A + B + Old CPU"
+
+
 def test_spread_and_epochs() -> None:
     assert spread([]) == "–"
     assert spread([2.0]) == "2.00"

@@ -50,8 +50,12 @@ class Convergence:
 
     @property
     def device_name(self) -> str:
+        """The machine(s) that trained the runs: each epoch names its own, since a resumed run
+        may have gone on elsewhere; epochs of older files go by the file's environment."""
         env = self.environment
-        return str(env.get("device_name") or env.get("device") or "unknown device")
+        default = str(env.get("device_name") or env.get("device") or "unknown device")
+        names = {str(e.get("device_name") or default) for t in self.runs for e in t.epochs}
+        return " + ".join(sorted(names)) or default
 
 
 @dataclass(frozen=True)
