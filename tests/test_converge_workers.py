@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
+import threading
+import time
 
 import pytest
 
@@ -47,3 +51,16 @@ def test_jobs_start_seed_major_and_children_get_the_job() -> None:
 def test_a_malformed_job_is_refused(bad: str) -> None:
     with pytest.raises(ValueError, match="CELL:SEED"):
         workers.parse_job(bad)
+
+
+def test_sigterm_stops_children_that_ignore_ctrl_c(monkeypatch) -> None:
+    # A run started in the background ignores SIGINT, and so do its children.
+    stubborn = "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); time.sleep(60)"
+    monkeypatch.setattr(workers, "child_args", lambda argv, job, threads: [
+        sys.executable, "-c", stubborn])
+    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGTERM))
+    timer.start()
+    start = time.monotonic()
+    assert workers.run_all([], workers.jobs(["lstm", "gru"], 1), 2, 1, quiet=True) == 130
+    assert time.monotonic() - start < 30
+    assert signal.getsignal(signal.SIGTERM) is not signal.default_int_handler  # restored

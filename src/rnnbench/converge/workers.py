@@ -65,8 +65,10 @@ def run_all(argv: Sequence[str], all_jobs: Sequence[Job], workers: int, threads:
             quiet: bool = False) -> int:
     """Runs the jobs, at most ``workers`` at a time; 0 if all succeeded, else the worst code.
 
-    Ctrl-C (or SIGTERM to the parent) interrupts every child, which saves its last finished
-    epoch as always, and returns 130 once they have stopped.
+    Ctrl-C (or SIGTERM to the parent) stops every child with SIGTERM, and returns 130 once
+    they have stopped. Each child keeps its last finished epoch, since results and checkpoints
+    are replaced atomically; SIGINT would not do, because a run started in the background
+    (``cmd &``) ignores it, and so do its children.
     """
     log = (lambda line: None) if quiet else functools.partial(print, flush=True)
     waiting = list(all_jobs)
@@ -91,7 +93,7 @@ def run_all(argv: Sequence[str], all_jobs: Sequence[Job], workers: int, threads:
             time.sleep(POLL_S)
     except KeyboardInterrupt:
         for process in running.values():
-            process.send_signal(signal.SIGINT)
+            process.terminate()
         for process in running.values():
             process.wait()
         return 130
