@@ -61,6 +61,9 @@ def test_sigterm_stops_children_that_ignore_ctrl_c(monkeypatch) -> None:
     timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGTERM))
     timer.start()
     start = time.monotonic()
-    assert workers.run_all([], workers.jobs(["lstm", "gru"], 1), 2, 1, quiet=True) == 130
+    try:
+        assert workers.run_all([], workers.jobs(["lstm", "gru"], 1), 2, 1, quiet=True) == 130
+    finally:
+        timer.cancel()  # should run_all fail early, the signal must not reach pytest later
     assert time.monotonic() - start < 30
     assert signal.getsignal(signal.SIGTERM) is not signal.default_int_handler  # restored
