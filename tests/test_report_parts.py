@@ -64,9 +64,9 @@ def test_imdb_totals_imply_disjoint_vocabularies() -> None:
     assert alone == ["PyTorch fastrnns default (I=512, H=512, L=1)"]
 
 
-def training(cell: str, best: float, seed: int = 0, epochs: int = 3, asked: int = 3
-             ) -> Training:
-    return Training(cell, seed, "done", ({},) * epochs, {"best_val_accuracy": best}, 1,
+def training(cell: str, best: float, seed: int = 0, epochs: int = 3, asked: int = 3,
+             status: str = "done") -> Training:
+    return Training(cell, seed, status, ({},) * epochs, {"best_val_accuracy": best}, 1,
                     asked)
 
 
@@ -81,6 +81,24 @@ def test_imdb_pairs_compare_the_difference_with_the_spread(lstm, gru, verdict) -
     conv = Convergence(Path("x.json"), "imdb", {}, {}, {}, "2031-01-01", runs)
     (line,) = article.imdb_pairs(conv)
     assert line.startswith("- LSTM − GRU: -") and verdict in line
+
+
+def test_a_run_still_going_counts_only_where_its_cell_has_none_finished() -> None:
+    runs = (training("gru", 0.88, 0, epochs=20, asked=20),
+            training("gru", 0.72, 1, epochs=1, asked=20, status="running"),
+            training("lstm", 0.86, 0, epochs=12, asked=20, status="running"),
+            training("lstm", 0.80, 1, epochs=2, asked=20, status="diverged"))
+    conv = Convergence(Path("x.json"), "imdb", {}, {}, {}, "2031-01-01", runs)
+    assert [t.seed for t in conv.counted("gru")] == [0]
+    assert [t.seed for t in conv.counted("lstm")] == [1]  # diverged is final
+    alone = Convergence(Path("x.json"), "imdb", {}, {}, {}, "", runs[1:2])
+    assert [t.seed for t in alone.counted("gru")] == [1]
+    by_cell = {r["cell"]: r for r in rows(article.imdb_table(conv))}
+    assert by_cell["GRU"]["seeds"] == "1 (+1 running)"
+    assert by_cell["GRU"]["best val acc"] == "88.0%"
+    assert by_cell["GRU"]["epochs run / asked"] == "1–20 / 20"
+    (line,) = article.imdb_pairs(conv)
+    assert line.startswith("- LSTM − GRU: -8.0 points")
 
 
 def test_device_name_names_every_machine_that_trained_an_epoch() -> None:

@@ -152,15 +152,17 @@ def imdb_table(conv: Convergence) -> str:
     """Issue 13's table: per cell, mean ± sample std over seeds, beside the article's."""
     rows = []
     for cell in sorted({t.cell for t in conv.runs}, key=order):
-        runs = [t for t in conv.runs if t.cell == cell]
+        runs, counted = [t for t in conv.runs if t.cell == cell], conv.counted(cell)
         params = [t.params for t in runs if t.params]
         quoted = IMDB.get(cell)
+        going = len(runs) - len(counted)
         rows.append([
-            label(cell), count(params[0]) if params else "–", len(runs), epochs_run(runs),
-            spread(values(runs, "best_val_accuracy"), percent, points),
-            spread(values(runs, "test_accuracy_at_best"), percent, points),
-            spread(values(runs, "converged_epoch"), "{:.3g}".format),
-            spread(values(runs, "seconds_per_epoch")),
+            label(cell), count(params[0]) if params else "–",
+            f"{len(counted)} (+{going} running)" if going else len(runs), epochs_run(runs),
+            spread(values(counted, "best_val_accuracy"), percent, points),
+            spread(values(counted, "test_accuracy_at_best"), percent, points),
+            spread(values(counted, "converged_epoch"), "{:.3g}".format),
+            spread(values(counted, "seconds_per_epoch")),
             *((quoted.params_text, f"{quoted.seconds_per_epoch:g}",
                percent(quoted.best_accuracy), quoted.converged_epoch) if quoted else ["–"] * 4),
         ])
@@ -173,7 +175,7 @@ def imdb_table(conv: Convergence) -> str:
 def imdb_pairs(conv: Convergence) -> list[str]:
     """Per pair of cells: the difference in mean best validation accuracy, and whether it
     exceeds the seed-to-seed spread (the larger of the two sample standard deviations)."""
-    best = {c: values([t for t in conv.runs if t.cell == c], "best_val_accuracy")
+    best = {c: values(conv.counted(c), "best_val_accuracy")
             for c in sorted({t.cell for t in conv.runs}, key=order)}
     lines = []
     for a, b in combinations([c for c, v in best.items() if v], 2):

@@ -40,14 +40,14 @@ def ranking(conv: Convergence) -> list[object]:
     by_cell = {c: [t for t in conv.runs if t.cell == c] for c in cells}
     if conv.task == "imdb":
         means = {c: statistics.fmean(v) for c in cells
-                 if (v := values(by_cell[c], "best_val_accuracy"))}
+                 if (v := values(conv.counted(c), "best_val_accuracy"))}
         ranked = sorted(means, key=lambda c: -means[c])
         text = " > ".join(f"{label(c)} {percent(means[c])}" for c in ranked)
         metric = "best validation accuracy"
     else:
         accuracy = PRIMARY.get(conv.task) == "eval_accuracy"
         key = "final_accuracy" if accuracy else "final_loss"
-        means = {c: statistics.fmean(v) for c in cells if (v := values(by_cell[c], key))}
+        means = {c: statistics.fmean(v) for c in cells if (v := values(conv.counted(c), key))}
         solved = {c: sum(bool(t.summary.get("solved")) for t in by_cell[c]) for c in cells}
         ranked = sorted(means, key=lambda c: (-solved[c] / len(by_cell[c]),
                                               -means[c] if accuracy else means[c]))

@@ -57,6 +57,14 @@ class Convergence:
         names = {str(e.get("device_name") or default) for t in self.runs for e in t.epochs}
         return " + ".join(sorted(names)) or default
 
+    def counted(self, cell: str) -> list[Training]:
+        """The runs of ``cell`` that means and spreads are taken over: the finished ones (done
+        or diverged), since a run still going has no final best or final loss yet; a cell
+        with none finished falls back to its runs still going, so a file of partial runs still
+        shows where they stand (the epochs-run column says how far)."""
+        runs = [t for t in self.runs if t.cell == cell]
+        return [t for t in runs if t.status != "running"] or runs
+
 
 @dataclass(frozen=True)
 class Inputs:

@@ -216,7 +216,7 @@ def ablation(convergence: Sequence[Convergence], cells: Sequence[str], path: Pat
     for ax, conv in zip(axes, panels, strict=True):
         key, ylabel = FINAL[conv.task]
         for x, cell in enumerate(cells):  # a cell keeps its place in every panel
-            ys = values([t for t in conv.runs if t.cell == cell], key)
+            ys = values(conv.counted(cell), key)
             if ys:
                 ax.plot([x] * len(ys), ys, linestyle="none", marker="o", markersize=6,
                         color=colour(cell), alpha=0.8)

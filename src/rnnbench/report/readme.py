@@ -126,14 +126,18 @@ def convergence_section(conv: Convergence, out: Path) -> str:
     parts.append(_image(figure, "learning curves", "no run has a finished epoch"))
     if conv.task == "imdb":
         parts += [article.imdb_table(conv),
-                  "Mean ± sample standard deviation over seeds (none shown for one seed); "
-                  "accuracies in %, their spread in points. Best val acc: the highest "
+                  "Mean ± sample standard deviation over the seeds that finished (none shown "
+                  "for one seed); a run still going is left out of them, and shown as running "
+                  "under seeds, unless none of its cell's runs has finished. "
+                  "Accuracies in %, their spread in points. Best val acc: the highest "
                   "validation accuracy over the epochs run; test accuracy is read at that epoch "
                   "only. Converged at: the first epoch within 0.5 points of the run's best. The "
                   f"article trained {article.IMDB_EPOCHS} epochs on a device it does not name.",
                   "\n".join(article.imdb_pairs(conv))]
     else:
-        parts.append(synthetic_table(conv))
+        parts += [synthetic_table(conv), "Final held-out loss and accuracy, s/epoch: mean ± "
+                  "sample standard deviation over the seeds that finished (over the runs still "
+                  "going where none has)."]
     diverged = [f"{label(t.cell)} seed {t.seed} in epoch {t.diverged_epoch or '?'}"
                 for t in conv.runs if t.status == "diverged"]
     if diverged:

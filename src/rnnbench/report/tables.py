@@ -243,9 +243,10 @@ def synthetic_table(conv: Convergence) -> str:
         rows.append([label(cell), count(params[0]) if params else "–",
                      f"{len(solved)} of {len(runs)}",
                      spread(values(solved, "steps_to_solve"), count),
-                     spread(values(runs, "final_loss")),
-                     spread(values(runs, "final_accuracy"), percent, points),
-                     spread(values(runs, "seconds_per_epoch")), epochs_run(runs)])
+                     spread(values(conv.counted(cell), "final_loss")),
+                     spread(values(conv.counted(cell), "final_accuracy"), percent, points),
+                     spread(values(conv.counted(cell), "seconds_per_epoch")),
+                     epochs_run(runs)])
     return table(["cell", "params", "seeds solved", "steps to solve (solved seeds)",
                   "final held-out loss", "final held-out accuracy", "s/epoch",
                   "epochs run / asked"], rows, right=range(1, 8))
@@ -338,7 +339,7 @@ def ablation_table(runs: Sequence[Run], convergence: Sequence[Convergence]) -> s
         for conv in synthetic:
             row += solved([t for t in conv.runs if t.cell == cell])
         for conv in imdb:
-            accuracy = values([t for t in conv.runs if t.cell == cell], "best_val_accuracy")
+            accuracy = values(conv.counted(cell), "best_val_accuracy")
             row.append(percent(statistics.fmean(accuracy)) if accuracy else "–")
         rows.append(row)
     return table(headers, rows, right=[i for i in range(1, len(headers)) if i != 3])
@@ -368,7 +369,8 @@ def claims_table(convergence: Sequence[Convergence]) -> str | None:
         for conv in runs:
             a, b = ([t for t in conv.runs if t.cell == c] for c in (variant, reference))
             if conv.task == "imdb":
-                va, vb = values(a, "best_val_accuracy"), values(b, "best_val_accuracy")
+                va, vb = (values(conv.counted(c), "best_val_accuracy")
+                          for c in (variant, reference))
                 diff = (statistics.fmean(va) - statistics.fmean(vb)) * 100 if va and vb else None
                 row.append("–" if diff is None else f"{diff:+.1f} points")
                 continue
