@@ -237,16 +237,15 @@ def synthetic_table(conv: Convergence) -> str:
     """The adding and copy tasks: seeds solved, steps to solve, final held-out metrics."""
     rows = []
     for cell in sorted({t.cell for t in conv.runs}, key=order):
-        runs = [t for t in conv.runs if t.cell == cell]
+        runs, counted = [t for t in conv.runs if t.cell == cell], conv.counted(cell)
         solved = [t for t in runs if t.summary.get("solved")]
         params = [t.params for t in runs if t.params]
         rows.append([label(cell), count(params[0]) if params else "–",
                      f"{len(solved)} of {len(runs)}",
                      spread(values(solved, "steps_to_solve"), count),
-                     spread(values(conv.counted(cell), "final_loss")),
-                     spread(values(conv.counted(cell), "final_accuracy"), percent, points),
-                     spread(values(conv.counted(cell), "seconds_per_epoch")),
-                     epochs_run(runs)])
+                     spread(values(counted, "final_loss")),
+                     spread(values(counted, "final_accuracy"), percent, points),
+                     spread(values(counted, "seconds_per_epoch")), epochs_run(runs)])
     return table(["cell", "params", "seeds solved", "steps to solve (solved seeds)",
                   "final held-out loss", "final held-out accuracy", "s/epoch",
                   "epochs run / asked"], rows, right=range(1, 8))
