@@ -37,7 +37,7 @@ BROKEN_PIPE = 141
 
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="rnnbench",
+        prog="rnnbench", allow_abbrev=False,
         description="What LSTM, GRU and their variants cost and buy on your hardware. Exit "
                     "status: 0 success, 1 a regression (gate) or a stale report (report "
                     "--check), 2 unusable input or environment, 130 interrupted.",
@@ -47,7 +47,8 @@ def make_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module_name in COMMANDS.items():
         module = importlib.import_module(module_name)
-        sub = subparsers.add_parser(name, help=module.HELP, description=module.HELP)
+        sub = subparsers.add_parser(name, help=module.HELP, description=module.HELP,
+                                    allow_abbrev=False)  # `--resta` must not mean --restart
         module.configure(sub)
         sub.set_defaults(run=module.run)
     return parser

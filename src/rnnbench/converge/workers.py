@@ -49,11 +49,17 @@ def threads_per_worker(workers: int, cpus: int | None = None) -> int:
 
 
 def child_args(argv: Sequence[str], job: Job, threads: int) -> list[str]:
-    """The parent's ``converge`` arguments without ``--workers``/``--restart``, plus the job."""
+    """The parent's ``converge`` arguments without ``--workers``/``--restart``, plus the job.
+
+    The CLI refuses abbreviated options (``allow_abbrev=False``), so the exact spellings are
+    the only ones to strip; anything after ``--`` is kept as it is.
+    """
     kept: list[str] = []
     args = iter(argv)
     for arg in args:
-        if arg in ("--workers", "--threads"):
+        if arg == "--":
+            kept += [arg, *args]
+        elif arg in ("--workers", "--threads"):
             next(args, None)  # and its value
         elif not (arg.startswith(("--workers=", "--threads=")) or arg == "--restart"):
             kept.append(arg)
@@ -89,7 +95,7 @@ def run_all(argv: Sequence[str], all_jobs: Sequence[Job], workers: int, threads:
                 del running[job]
                 if code:
                     failed[job] = code
-                    log(f"converge: {job.cell} seed {job.seed} failed (exit {code})")
+                    log(f"converge: {job.cell} seed {job.seed} failed ({_why(code)})")
             time.sleep(POLL_S)
     except KeyboardInterrupt:
         for process in running.values():
@@ -100,7 +106,26 @@ def run_all(argv: Sequence[str], all_jobs: Sequence[Job], workers: int, threads:
     finally:
         signal.signal(signal.SIGTERM, previous)
     if failed:
-        log("converge: failed: " + ", ".join(f"{j.cell} seed {j.seed} (exit {c})"
+        log("converge: failed: " + ", ".join(f"{j.cell} seed {j.seed} ({_why(c)})"
                                             for j, c in failed.items()))
-        return max(failed.values())
+        return max(map(exit_status, failed.values()))
     return 0
+
+
+def exit_status(code: int) -> int:
+    """A child's return code in the CLI's policy: killed by SIGINT or SIGTERM is an
+    interruption (130), by another signal (e.g. the kernel's out-of-memory SIGKILL) an
+    unusable environment (2); ``subprocess`` gives minus the signal number, which the parent's
+    own exit would wrap to 256 - N."""
+    if code >= 0:
+        return code
+    return 130 if -code in (signal.SIGINT, signal.SIGTERM) else 2
+
+
+def _why(code: int) -> str:
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit {code}"
