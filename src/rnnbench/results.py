@@ -33,6 +33,44 @@ from rnnbench.files import BadFile, read_json
 
 HOW_TO_RECORD = "record one with `pytest benchmarks --benchmark-json=FILE`"
 
+#: The noise rule, the one every command applies (:func:`noise`): a case whose interquartile
+#: range exceeds this share of its median is *noisy*. Quiet runs spread far less (the committed
+#: ``reports/cpu-quick.json``: 9% in the median case, 34% at the widest); what is decided on
+#: timings are differences of 20-50% (the gate's 1.2x, the 1.3x and 1.5x targets), and once the
+#: middle half of a case's rounds spans half its median, such a difference lies within the
+#: case's own spread.
+SPREAD_LIMIT = 0.5
+#: The other half of the rule: a run is *loaded* when other work kept at least this share of
+#: the cores busy (and at least one whole core) during its last minute: the load average at the
+#: end less the run's own threads. Such competition slows whichever rounds it meets, so every
+#: case of the run is noisy. The reading at the start is of the minute *before* the run (an
+#: install, pytest's collection, a previous job): the terminal summary warns of it
+#: (:func:`rnnbench.bench.machine.load_warning`), but it does not rule on the measurements;
+#: competition that came and went mid-run shows in the cases' spread.
+LOAD_LIMIT = 0.5
+#: What a person can do about a noisy case.
+WHAT_TO_DO = ("rerun on a quiet machine, or compare interleaved with `rnnbench gate BASELINE "
+              "CURRENT --run`")
+
+
+def competing_load(load: Mapping[str, Any]) -> float | None:
+    """Cores' worth of other work during a run's last minute (a ``load_average_1m`` entry)."""
+    end, cores = load.get("end"), load.get("cpu_count") or 1
+    if not _number(end) or not _number(cores):
+        return None
+    return end - min(load.get("threads") or 1, cores)
+
+
+def noise(median: float, iqr: float, load: Mapping[str, Any] | None = None) -> str | None:
+    """Why a timing is too noisy to judge (its spread, its run's load), or None."""
+    others = competing_load(load) if load else None
+    cores = (load or {}).get("cpu_count") or 1
+    if others is not None and others >= max(1.0, LOAD_LIMIT * cores):
+        return f"machine loaded: other work kept {others:.1f} of {cores} cores busy"
+    if median > 0 and iqr / median > SPREAD_LIMIT:
+        return f"IQR {iqr / median:.0%} of the median (limit {SPREAD_LIMIT:.0%})"
+    return None
+
 
 @dataclass(frozen=True)
 class Result:
@@ -43,11 +81,17 @@ class Result:
     name: str  # the suite's name for it: ``extra_info["case"]``, normally ``case.id``
     median: float
     iqr: float = 0.0
+    quartiles: tuple[float, float] | None = None  # (q1, q3), where the file holds them
     rounds: int | None = None
     data: tuple[float, ...] = ()  # every round's time, where the file holds them
     aten_ops: int | None = None  # the deterministic counts the gate compares
     peak_memory_bytes: int | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)  # the whole ``extra_info``
+
+    @property
+    def spread(self) -> float:
+        """IQR / median: how widely the rounds spread."""
+        return self.iqr / self.median
 
 
 @dataclass(frozen=True)
@@ -72,6 +116,14 @@ class Run:
 
     def by_name(self) -> dict[str, Result]:
         return {result.name: result for result in self.cases}
+
+    def noise(self, result: Result) -> str | None:
+        """Why ``result`` (a case of this run) is too noisy to judge, or None (:func:`noise`)."""
+        return noise(result.median, result.iqr, self.load)
+
+    def noisy(self) -> tuple[Result, ...]:
+        """The cases that :meth:`noise` rules out of rankings, targets and verdicts."""
+        return tuple(result for result in self.cases if self.noise(result))
 
     def by_shape(self) -> dict[str, dict[str, Result]]:
         """``shape_key`` -> implementation -> result: the cases that compare directly."""
@@ -184,12 +236,13 @@ def _result(entry: object, where: str) -> Result | None:
     data = stats.get("data", [])
     if not isinstance(data, list) or not all(_number(x) and x > 0 for x in data):
         raise BadFile(f"{where} ({name}): 'stats.data' must hold positive numbers (seconds)")
-    median, iqr = stats.get("median"), stats.get("iqr")
+    median, iqr, q1, q3 = (stats.get(key) for key in ("median", "iqr", "q1", "q3"))
     if not _number(median) or median <= 0:
         raise BadFile(f"{where} ({name}) has no positive 'stats.median'; regenerate it with "
                       "pytest benchmarks --benchmark-json=FILE")
     return Result(
         case=case, name=name, median=float(median), iqr=float(iqr) if _number(iqr) else 0.0,
+        quartiles=(float(q1), float(q3)) if _number(q1) and _number(q3) else None,
         rounds=_int(stats.get("rounds")), data=tuple(map(float, data)),
         aten_ops=_int(info.get("aten_ops")), peak_memory_bytes=_int(info.get("peak_memory_bytes")),
         extra=info,

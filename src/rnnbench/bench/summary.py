@@ -2,15 +2,17 @@
 per forward+backward shape the best custom implementation's ratio to native (at most 1.3x on
 CPU for one layer of the seed model at T=100, B=64; 2x of cuDNN for PyTorch's fastrnns shape),
 each implementation's growth from T=100 to T=800 relative to native's (at most 1.5), and the
-spread (IQR / median) of the cases slower than 1 ms.
+spread (IQR / median) of the cases slower than 1 ms. A figure that rests on a noisy case
+(:func:`rnnbench.results.noise`) is shown but not judged.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
+from typing import Any
 
 from rnnbench import results
 from rnnbench.bench.grid import ARTICLE_LAYER, FASTRNNS, GRID_CELLS, Case
@@ -29,6 +31,7 @@ RATIO_TARGETS: dict[str, float] = {
 GROWTH = (100, 800)
 GROWTH_TARGET = 1.5
 SPREAD_FLOOR_S = 1e-3
+NOT_JUDGED = "noisy: not judged"
 
 
 def ratio_rows(run: Run) -> list[list[str]]:
@@ -42,8 +45,9 @@ def ratio_rows(run: Run) -> list[list[str]]:
             continue
         best, ratio = custom[0], custom[0].median / reference.median
         others = ", ".join(f"{r.case.impl} {r.median / reference.median:.2f}x" for r in custom)
+        noisy = any(run.noise(r) for r in (reference, *custom))  # the best may be any of them
         rows.append([shape, _ms(reference.median), best.case.impl, _ms(best.median),
-                     f"{ratio:.2f}x", _verdict(ratio, RATIO_TARGETS.get(shape)), others])
+                     f"{ratio:.2f}x", _verdict(ratio, RATIO_TARGETS.get(shape), noisy), others])
     return rows
 
 
@@ -64,8 +68,9 @@ def growth_rows(run: Run) -> list[list[str]]:
         relative = growth / native_growth
         limit = None if case.impl == "native" else GROWTH_TARGET
         shape = case.shape_key.replace(f"-T{GROWTH[0]}-", "-T*-")
+        noisy = any(run.noise(r) for r in (result, longer, native_short, native_long))
         rows.append([shape, case.impl, f"{growth:.2f}x", f"{native_growth:.2f}x",
-                     f"{relative:.2f}", _verdict(relative, limit)])
+                     f"{relative:.2f}", _verdict(relative, limit, noisy)])
     return rows
 
 
@@ -93,6 +98,8 @@ def render(run: Run) -> str:
     lines += ["", f"## Spread of the {count} cases over 1 ms (IQR / median)", "",
               f"median {middle:.1%}, max {widest_ratio:.1%}; widest: "
               + ", ".join(f"{r.name} {r.iqr / r.median:.1%}" for r in widest)]
+    lines += ["", f"## Noisy cases ({NOT_JUDGED})", "", *(noise_lines(
+        [(r.name, r.median, r.iqr) for r in run.cases], run.load) or ["none"])]
     wall = run.suite.get("wall_s")
     if isinstance(wall, (int, float)) and not isinstance(wall, bool) and wall >= 0:
         lines += ["", f"Wall time of the run: {wall:.0f} s ({len(run.cases)} timed cases)."]
@@ -103,10 +110,36 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1e3:.2f}"
 
 
-def _verdict(value: float, limit: float | None) -> str:
+def _verdict(value: float, limit: float | None, noisy: bool = False) -> str:
     if limit is None:
         return ""
+    if noisy:
+        return NOT_JUDGED
     return f"{'met' if value <= limit else 'MISSED'} (<= {limit})"
+
+
+def noise_lines(timings: Iterable[tuple[str, float, float]],
+                load: Mapping[str, Any] | None = None, shown: int = 8) -> list[str]:
+    """Which cases are noisy (:func:`rnnbench.results.noise`), one line each (the first
+    ``shown``, then how many more) and a last line of what to do; ``[]`` when none is.
+
+    ``timings``: each case's name, median and IQR (seconds); ``load``: the run's
+    ``load_average_1m`` entry. The pytest plugin passes pytest-benchmark's statistics, the
+    ``targets`` command a results file's.
+    """
+    timings = list(timings)
+    noisy = [(name, why) for name, median, iqr in timings
+             if (why := results.noise(median, iqr, load))]
+    if not noisy:
+        return []
+    loaded = results.noise(1.0, 0.0, load)  # the run's load alone, which rules on every case
+    lines = ([f"every case: {loaded}"] if loaded
+             else [f"{name}: {why}" for name, why in noisy[:shown]])
+    if len(noisy) > shown and not loaded:
+        lines.append(f"... and {len(noisy) - shown} more")
+    return [f"{len(noisy)} of {len(timings)} cases are noisy, so no report, target or gate "
+            "judges them:", *(f"  {line}" for line in lines), f"  to judge them: "
+            f"{results.WHAT_TO_DO}"]
 
 
 def _table(head: list[str], rows: list[list[str]]) -> list[str]:

@@ -24,6 +24,11 @@ reference's. Given reruns (``confirm``), a timing regression counts only if *eve
 measured the case shows it; the verdict shown is the most favourable run's. A real slowdown
 reproduces, a passing disturbance rarely hits the same case twice.
 
+**Noise.** Unless the rounds were measured in lockstep, a case is judged on timing only when
+it, and the native case it is normalised by, are quiet in both runs by the results model's
+rule (:func:`rnnbench.results.noise`: spread or machine load); otherwise its status is
+``noisy``: neither slower nor faster, and the verdict says how to measure it again.
+
 **Deterministic signals** (:mod:`rnnbench.gate.deterministic`) fail a case whenever one grew
 beyond its tolerance, however noisy the timings.
 
@@ -140,6 +145,7 @@ class Verdict:
     signals: tuple[SignalChange, ...] = ()
     test: str = "Mann-Whitney U"  # the one-sided test behind the p-values
     runs: int = 1  # current runs that measured the case (1 + confirmations)
+    noise: str | None = None  # why its timings cannot be judged (see the module docstring)
 
     @property
     def gated(self) -> bool:
@@ -147,7 +153,8 @@ class Verdict:
 
     @property
     def timing_regressed(self) -> bool:
-        return self.gated and self.ratio >= self.threshold and self.p_slower < self.alpha
+        return (self.gated and not self.noise and self.ratio >= self.threshold
+                and self.p_slower < self.alpha)
 
     @property
     def signal_regressed(self) -> bool:
@@ -160,12 +167,14 @@ class Verdict:
     @property
     def improved(self) -> bool:
         limit = self.threshold or Rule.min_ratio
-        return self.ratio <= 1 / limit and self.p_faster < self.alpha
+        return not self.noise and self.ratio <= 1 / limit and self.p_faster < self.alpha
 
     @property
     def status(self) -> str:
         if self.regressed:
             return "REGRESSED"
+        if self.noise:
+            return "noisy"
         if self.improved:
             return "faster"
         if not self.gated:
@@ -189,6 +198,11 @@ class Comparison:
     @property
     def regressions(self) -> tuple[Verdict, ...]:
         return tuple(v for v in self.verdicts if v.regressed)
+
+    @property
+    def noisy(self) -> tuple[Verdict, ...]:
+        """Cases whose timings were too noisy to judge (deterministic counts still count)."""
+        return tuple(v for v in self.verdicts if v.noise and not v.regressed)
 
     @property
     def suspects(self) -> tuple[str, ...]:
@@ -239,8 +253,9 @@ def compare(
         counted = rule.check_signals and key in source
         changes = tuple(signal_changes(_signals(source[key]), _signals(now_cases[key]),
                                        rule.tolerances)) if counted else ()
-        # the most favourable verdict over the reruns, counting them in ``runs``
-        best = min(judged, key=lambda v: (v.timing_regressed, v.ratio))
+        # the most favourable verdict over the reruns that could judge it, counting them all
+        best = min([v for v in judged if not v.noise] or judged,
+                   key=lambda v: (v.timing_regressed, v.ratio))
         verdicts.append(replace(best, runs=len(judged), signals=changes))
     natives = [v.ratio for v in verdicts
                if v.reference is None and now_cases[v.case].case.impl == "native"]
@@ -264,20 +279,29 @@ def judge(key: str, baseline: Run, current: Run, rule: Rule) -> Verdict:
     paired = baseline.paired and current.paired and len({len(x) for x in series}) == 1
     ratio, interval, p_slower, p_faster = (stats.paired_ratio if paired
                                            else stats.unpaired_ratio)(*series)
+    lockstep = baseline.paired and current.paired  # load slows both sides alike
+    unjudgeable = None if lockstep else next(
+        (f"{role} {result.name}: {why}" for role, run, result in (
+            ("current", current, now), ("baseline", baseline, base),
+            ("current", current, now_ref), ("baseline", baseline, base_ref))
+         if result is not None and (why := run.noise(result))), None)
     return Verdict(
         case=key, reference=now_ref.name if now_ref else None,
         threshold=rule.min_ratio if now_ref else rule.raw_min_ratio, alpha=rule.alpha,
         base_median=base.median, now_median=now.median, ratio=ratio, interval=interval,
         p_slower=p_slower, p_faster=p_faster, rounds=(len(base.data), len(now.data)),
         test="Wilcoxon signed-rank, paired rounds" if paired else "Mann-Whitney U",
+        noise=unjudgeable,
     )
 
 
 def check_complete(baseline: Run, current: Run) -> None:
     """Raise :class:`UnusableInput` when ``current`` lacks baseline cases or references."""
-    missing = sorted(baseline.by_name().keys() - current.by_name().keys())
-    missing += sorted(
-        ref.name for result in current.cases for ref in [baseline.reference_for(result)]
+    base_cases = baseline.by_name()
+    missing = sorted(base_cases.keys() - current.by_name().keys())
+    missing += sorted(  # cases only the current run has (a new shape) need no reference
+        ref.name for result in current.cases if result.name in base_cases
+        for ref in [baseline.reference_for(result)]
         if ref is not None and current.reference_for(result) is None and ref.name not in missing
     )
     if missing:

@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any
 
 from rnnbench.gate.compare import Comparison, Verdict, few
+from rnnbench.results import WHAT_TO_DO
 
 
 def format_text(comparison: Comparison) -> str:
@@ -52,7 +53,16 @@ def format_text(comparison: Comparison) -> str:
         for v in regressions:
             lines.append(f"  {v.case}: {v.base_median * 1e3:.2f} ms -> {v.now_median * 1e3:.2f} ms")
             lines += [f"    - {reason}" for reason in reasons(v)]
-    else:
+    noisy = comparison.noisy
+    if noisy:
+        lines.append(f"\nnoisy in {len(noisy)} case(s), so their timings were not judged:")
+        lines += [f"  {v.case}: {v.noise}" for v in noisy[:8]]
+        lines += [f"  ... and {len(noisy) - 8} more (see --json)"] if len(noisy) > 8 else []
+        lines.append(f"  to judge them: {WHAT_TO_DO}")
+    if not regressions and noisy:
+        lines.append(f"\nno regression in {len(comparison.verdicts) - len(noisy)} judged "
+                     f"case(s); {len(noisy)} noisy case(s) not judged: {WHAT_TO_DO}")
+    elif not regressions:
         lines.append(f"\nno regression in {len(comparison.verdicts)} common case(s)")
     return "\n".join(lines)
 
@@ -85,7 +95,7 @@ def to_dict(comparison: Comparison) -> dict[str, Any]:
         "baseline": c.baseline, "current": c.current, "rule": dataclasses.asdict(c.rule),
         "regressed": [v.case for v in c.regressions], "suspects": list(c.suspects),
         "machine_factor": c.machine_factor, "notes": list(c.notes), "added": list(c.added),
-        "removed": list(c.removed),
+        "removed": list(c.removed), "noisy": [v.case for v in c.noisy],
         "cases": [
             {"case": v.case, "reference": v.reference, "status": v.status,
              "timing_regressed": v.timing_regressed, "signal_regressed": v.signal_regressed,
@@ -94,7 +104,7 @@ def to_dict(comparison: Comparison) -> dict[str, Any]:
              "threshold": v.threshold, "rounds": list(v.rounds), "runs": v.runs,
              "signals": [{"name": s.name, "baseline": s.baseline, "current": s.current,
                           "grew": s.grew} for s in v.signals],
-             "reasons": reasons(v)}
+             "noise": v.noise, "reasons": reasons(v)}
             for v in c.verdicts
         ],
     }
