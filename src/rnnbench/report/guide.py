@@ -82,12 +82,14 @@ def lean(conv: Convergence) -> list[str]:
 def section(bench: Sequence[Run], convergence: Sequence[Convergence]) -> str:
     parts = ["## Selection guide", ADVICE]
     for run in bench:
-        speed = best_table(run.cases, lambda r: r.median, ms)
+        speed = best_table(run.cases, lambda r: r.median, ms, run.noise)
         memory = best_table(run.cases, lambda r: r.peak_memory_bytes, mib)
         if speed:
             parts += [f"### Speed on {run.device_name} (`{Path(run.path).name}`)",
                       "Median time per call in ms of the fastest implementation of each "
-                      "cell, per measured shape; the last column names the fastest.", speed]
+                      "cell, per measured shape; the last column names the fastest. A cell "
+                      "with a noisy case at a shape (IQR over half the median, or a loaded "
+                      "machine) shows `noisy` and is not ranked, nor is that shape.", speed]
         if memory:
             parts += [f"### Memory on {run.device_name} (`{Path(run.path).name}`)",
                       "Peak memory of one pass in MiB, the least over implementations.", memory]

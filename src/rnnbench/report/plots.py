@@ -1,7 +1,9 @@
 """The report's figures (matplotlib, headless, reproducible PNGs without a timestamp).
 
 Colour is the cell everywhere (:func:`~rnnbench.report.tables.colour`), line style and
-marker the implementation; a footer names the device, torch version, date and file.
+marker the implementation; a footer names the device, torch version, date and file, wrapped
+to the figure's width. Legends stand outside the axes, so no line hides behind one; time
+plots shade each line's interquartile range and ring its noisy points.
 Each function writes one PNG and returns its path, or ``None`` when there is nothing to draw.
 """
 
@@ -13,7 +15,9 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
+from matplotlib.textpath import TextToPath
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from rnnbench.bench.grid import Case
@@ -21,8 +25,10 @@ from rnnbench.report import article
 from rnnbench.report.load import Convergence, number
 from rnnbench.report.tables import (
     PRIMARY,
+    Noisy,
     colour,
     label,
+    never_noisy,
     order,
     shape_label,
     sweeps,
@@ -36,6 +42,9 @@ STYLES = {"native": ("-", "o"), "eager": ("--", "s"), "script": (":", "^"),
           "triton": ((0, (1, 1)), "P")}
 DPI = 110
 MAX_PANELS = 6
+FOOTER_SIZE = 8  # points
+LEGEND_WIDTH = 1.5  # inches added to a figure whose legend stands beside its panels
+NOISY_RING = "#d62728"
 
 
 def _style(impl: str) -> dict:
@@ -43,23 +52,49 @@ def _style(impl: str) -> dict:
     return {"linestyle": line, "marker": marker}
 
 
-def _figure(panels: int, width: float = 5.2, height: float = 3.9) -> tuple[Figure, list]:
-    """Up to three panels a row, sized for a README column; a bare Figure keeps no state."""
+def _figure(panels: int, width: float = 5.2, height: float = 3.9, legend: bool = False
+            ) -> tuple[Figure, list]:
+    """Up to three panels a row, sized for a README column (wider by :data:`LEGEND_WIDTH`
+    for a ``legend`` beside them); a bare Figure keeps no state. The constrained layout
+    keeps titles, labels and legends inside the figure."""
     columns = min(panels, 3)
     rows = -(-panels // columns)
-    fig = Figure(figsize=(max(width, 7.2 / columns) * columns, height * rows + 0.6))
+    fig = Figure(figsize=(max(width, 7.2 / columns) * columns + LEGEND_WIDTH * legend,
+                          height * rows + 0.6), layout="constrained")
     axes = list(fig.subplots(rows, columns, squeeze=False).flat)
     for extra in axes[panels:]:
         extra.set_visible(False)
     return fig, axes[:panels]
 
 
+def wrap(text: str, width: float, size: float = FOOTER_SIZE) -> str:
+    """``text`` broken before a `` · `` (or, for a longer piece, a space) so that no line is
+    wider than ``width`` inches at ``size`` points; its own line breaks are kept."""
+    measure = TextToPath()
+    font = FontProperties(size=size)
+
+    def fits(line: str) -> bool:
+        return measure.get_text_width_height_descent(line, font, ismath=False)[0] / 72 <= width
+
+    lines: list[str] = []
+    for given in text.split("\n"):
+        line = ""
+        for piece in given.split(" · "):
+            words = piece.split(" ")
+            for i, word in enumerate(words):
+                joint = (" · " if i == 0 else " ") if line else ""
+                if line and not fits(line + joint + word):
+                    lines.append(line + (" ·" if i == 0 else ""))
+                    line, joint = "", ""
+                line += joint + word
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def _save(fig: Figure, path: Path, title: str, footer: str) -> Path:
-    height = fig.get_figheight()
-    fig.suptitle(title, fontsize=13, fontweight="bold", y=1 - 0.1 / height, va="top")
-    fig.text(0.5, 0.06 / height, footer, ha="center", va="bottom", fontsize=8, color="#444444")
-    bottom = 0.3 + 0.14 * footer.count("\n")  # inches kept for the footer
-    fig.tight_layout(rect=(0, bottom / height, 1, 1 - 0.1 / height))
+    fig.suptitle(title, fontsize=13, fontweight="bold")
+    # a figure-wide x label is the one text below the panels the constrained layout makes room for
+    fig.supxlabel(wrap(footer, fig.get_figwidth() - 0.3), fontsize=FOOTER_SIZE, color="#444444")
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=DPI, metadata={"Software": None})
     return path
@@ -72,12 +107,15 @@ def footer(run: Run) -> str:
             f" · {run.path}")
 
 
-def _legend(cells: Iterable[str], impls: Iterable[str]) -> list[Line2D]:
-    """One entry per cell (its colour) and one per implementation (its line style)."""
+def _legend(cells: Iterable[str], impls: Iterable[str], noisy: bool = False) -> list[Line2D]:
+    """One entry per cell (its colour) and one per implementation (its line style), and the
+    ring of a noisy point where one is drawn."""
     return ([Line2D([], [], color=colour(c), linewidth=3, label=label(c))
              for c in sorted(set(cells), key=order)]
             + [Line2D([], [], color="#333333", label=i, **_style(i))
-               for i in sorted(set(impls), key=lambda i: order("", i))])
+               for i in sorted(set(impls), key=lambda i: order("", i))]
+            + [Line2D([], [], linestyle="none", marker="o", markersize=10,
+                      markerfacecolor="none", markeredgecolor=NOISY_RING, label="noisy")] * noisy)
 
 
 def _log_axis(axis, ticks: Iterable[float] | None = None) -> None:
@@ -92,8 +130,11 @@ def _log_axis(axis, ticks: Iterable[float] | None = None) -> None:
 
 
 def sweep(run: Run, vary: str, path: Path, title: str, ylabel: str,
-          value: Callable[[Result], float | None]) -> Path | None:
-    """``value`` against ``T`` or ``B``, log-log, one panel per sweep, one line per cell/impl."""
+          value: Callable[[Result], float | None], band: bool = False,
+          noisy: Noisy = never_noisy) -> Path | None:
+    """``value`` against ``T`` or ``B``, log-log, one panel per sweep, one line per cell/impl;
+    ``band``: shade each line's interquartile range (``value`` is a time), ring its ``noisy``
+    points."""
     found = []
     for name, lines in sweeps(run.cases, vary):
         lines = {k: [r for r in line if value(r) is not None] for k, line in lines.items()}
@@ -103,11 +144,21 @@ def sweep(run: Run, vary: str, path: Path, title: str, ylabel: str,
     if not found:
         return None
     shown = found[:MAX_PANELS]
-    fig, axes = _figure(len(shown))
+    fig, axes = _figure(len(shown), legend=True)
+    rings = False
     for ax, (name, lines) in zip(axes, shown, strict=True):
         for (cell, impl), line in lines.items():
-            ax.plot([getattr(r.case, vary) for r in line], [value(r) for r in line],
-                    color=colour(cell), markersize=5, linewidth=1.6, **_style(impl))
+            xs, ys = [getattr(r.case, vary) for r in line], [value(r) for r in line]
+            ax.plot(xs, ys, color=colour(cell), markersize=5, linewidth=1.6, **_style(impl))
+            if band:
+                low, high = zip(*(_quartiles(r, y) for r, y in zip(line, ys, strict=True)),
+                                strict=True)
+                ax.fill_between(xs, low, high, color=colour(cell), alpha=0.15, linewidth=0)
+            rough = [(x, y) for r, x, y in zip(line, xs, ys, strict=True) if noisy(r)]
+            if rough:
+                rings = True
+                ax.plot(*zip(*rough, strict=True), linestyle="none", marker="o", markersize=10,
+                        markerfacecolor="none", markeredgecolor=NOISY_RING)
         ax.set_xscale("log")
         ax.set_yscale("log")
         _log_axis(ax.xaxis, [getattr(r.case, vary) for line in lines.values() for r in line])
@@ -116,9 +167,20 @@ def sweep(run: Run, vary: str, path: Path, title: str, ylabel: str,
         ax.set_ylabel(ylabel)
         ax.set_title(name, fontsize=10)
         ax.grid(True, which="major", alpha=0.3)
-        ax.legend(handles=_legend(*zip(*lines, strict=True)), fontsize=8, loc="upper left")
+    keys = [key for _, lines in shown for key in lines]
+    fig.legend(handles=_legend(*zip(*keys, strict=True), noisy=rings), fontsize=8,
+               loc="outside right upper")
     note = f" (first {len(shown)} of {len(found)} sweeps)" if len(found) > len(shown) else ""
-    return _save(fig, path, title + note, footer(run))
+    spread = " · band: interquartile range of the rounds" if band else ""
+    return _save(fig, path, title + note, footer(run) + spread)
+
+
+def _quartiles(result: Result, shown: float) -> tuple[float, float]:
+    """The first and third quartile of ``result``'s rounds, in the unit ``shown`` is in (the
+    median's value on the plot); median ± IQR/2 where the file has no quartiles."""
+    q1, q3 = result.quartiles or (result.median - result.iqr / 2, result.median + result.iqr / 2)
+    scale = shown / result.median
+    return max(q1, result.median / 1e3) * scale, q3 * scale
 
 
 def ratio_dots(points: list[tuple[Case, float]], path: Path, title: str, xlabel: str,
@@ -126,7 +188,7 @@ def ratio_dots(points: list[tuple[Case, float]], path: Path, title: str, xlabel:
     """One row per shape, one dot per cell (colour) and impl (marker) at its ratio; 1 marked."""
     labels = list(dict.fromkeys(shape_label(case) for case, _ in points))
     cells = sorted({case.cell for case, _ in points}, key=order)
-    fig, (ax,) = _figure(1, width=9.5, height=max(2.8, 0.42 * len(labels) + 1.4))
+    fig, (ax,) = _figure(1, width=9.5, height=max(2.8, 0.42 * len(labels) + 1.4), legend=True)
     step = 0.6 / len(cells)
     for case, value in points:
         offset = (cells.index(case.cell) - (len(cells) - 1) / 2) * step
@@ -141,8 +203,8 @@ def ratio_dots(points: list[tuple[Case, float]], path: Path, title: str, xlabel:
         _log_axis(ax.xaxis)
     ax.set_xlabel(xlabel)
     ax.grid(True, axis="x", alpha=0.3)
-    ax.legend(handles=_legend(cells, {case.impl for case, _ in points}), fontsize=8,
-              loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    fig.legend(handles=_legend(cells, {case.impl for case, _ in points}), fontsize=8,
+               loc="outside right upper")
     return _save(fig, path, title, note)
 
 
@@ -159,7 +221,7 @@ def curves(conv: Convergence, path: Path) -> Path | None:
                if any(number(e.get(m)) for t in conv.runs for e in t.epochs)]
     if not metrics:
         return None
-    fig, axes = _figure(len(metrics), width=5.6, height=4.0)
+    fig, axes = _figure(len(metrics), width=5.6, height=4.0, legend=True)
     for ax, metric in zip(axes, metrics, strict=True):
         for cell in sorted({t.cell for t in conv.runs}, key=order):
             runs = [t for t in conv.runs if t.cell == cell]
@@ -189,8 +251,7 @@ def curves(conv: Convergence, path: Path) -> Path | None:
         ax.set_xlabel("epoch" if x == "epoch" else "training step")
         ax.set_title(METRICS.get(metric, metric), fontsize=10)
         ax.grid(True, alpha=0.3)
-    axes[-1].legend(*axes[0].get_legend_handles_labels(), fontsize=8, loc="upper left",
-                    bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
+    fig.legend(*axes[0].get_legend_handles_labels(), fontsize=8, loc="outside right upper")
     env = conv.environment
     note = (f"{conv.device_name} ({env.get('device', '?')}, threads={env.get('threads', '?')}) · "
             f"torch {env.get('torch', '?')} · {conv.date} · {conv.path.as_posix()} · line: mean "

@@ -19,12 +19,15 @@ from rnnbench.report import article, guide, plots
 from rnnbench.report.load import Convergence, Inputs
 from rnnbench.report.tables import (
     ABLATION_SHAPE,
+    NOISY,
     ablation_cells,
     ablation_table,
     claims_table,
     label,
     ms,
     native_ratios,
+    never_noisy,
+    noisy_or_reference,
     order,
     plain,
     ratio,
@@ -37,19 +40,20 @@ from rnnbench.report.tables import (
     task_name,
     versus_baseline,
 )
-from rnnbench.results import Result, Run
+from rnnbench.results import SPREAD_LIMIT, WHAT_TO_DO, Result, Run
 
 DEFAULT_DIR = Path("reports")
 README = "README.md"
 #: The sweeps each benchmark file is drawn and tabulated by: (swept variable, heading,
-#: figure name, quantity, its value in that unit).
-SWEEPS: tuple[tuple[str, str, str, str, Callable[[Result], float | None]], ...] = (
+#: figure name, quantity, its value in that unit, whether it is a time: noise touches times,
+#: not the memory a pass allocates).
+SWEEPS: tuple[tuple[str, str, str, str, Callable[[Result], float | None], bool], ...] = (
     ("T", "Time vs sequence length", "time-vs-T", "median time per call (ms)",
-     lambda r: r.median * 1e3),
+     lambda r: r.median * 1e3, True),
     ("B", "Time vs batch size", "time-vs-B", "median time per call (ms)",
-     lambda r: r.median * 1e3),
+     lambda r: r.median * 1e3, True),
     ("T", "Peak memory vs sequence length", "memory-vs-T", "peak memory of one pass (MiB)",
-     lambda r: None if r.peak_memory_bytes is None else r.peak_memory_bytes / 2**20),
+     lambda r: None if r.peak_memory_bytes is None else r.peak_memory_bytes / 2**20, False),
 )
 
 
@@ -84,17 +88,19 @@ def speed_section(run: Run, out: Path) -> str:
              f"{len(run.cases)} cases measured {run.date} with torch {run.torch_version}, "
              f"{run.threads or '?'} CPU threads; cells {', '.join(map(label, cells)) or '–'}; "
              f"implementations {', '.join(impls) or '–'}; benchmarks left out (no rnnbench "
-             f"extra_info): {len(run.skipped)}."]
+             f"extra_info): {len(run.skipped)}.", noise_note(run)]
     stem = out / Path(run.path).stem
-    for vary, heading, suffix, unit, value in SWEEPS:
-        figure = plots.sweep(run, vary, Path(f"{stem}-{suffix}.png"), heading, unit, value)
+    for vary, heading, suffix, unit, value, timed in SWEEPS:
+        figure = plots.sweep(run, vary, Path(f"{stem}-{suffix}.png"), heading, unit, value,
+                             band=timed, noisy=run.noise if timed else never_noisy)
         parts += [f"### {heading}", _image(figure, heading.lower(), f"no sweep over {vary} "
                                            f"records {unit.split(' (')[0]}")]
         if figure:
             sweep = next(s for s in sweeps(run.cases, vary)
                          if any(value(r) is not None for line in s[1].values() for r in line))
             parts += [f"{unit[0].upper()}{unit[1:]}, {sweep[0]}.",
-                      sweep_table(sweep, vary, value, plain)]
+                      sweep_table(sweep, vary, value, plain,
+                                  run.noise if timed else never_noisy)]
     ratios = native_ratios(run.cases)
     figure = plots.ratio_dots(
         [(r.case, v) for r, v in sorted(ratios, key=lambda p: shape_order(p[0].case))],
@@ -106,8 +112,19 @@ def speed_section(run: Run, out: Path) -> str:
                      "of the same cell and shape")]
     if ratios:
         parts += ["Median time of each custom implementation over native's, same cell and "
-                  "shape (< 1: faster than native).", ratio_table(ratios)]
+                  "shape (< 1: faster than native).", ratio_table(ratios, noisy_or_reference(run))]
     return "\n\n".join(parts)
+
+
+def noise_note(run: Run) -> str:
+    """How many of a file's cases are noisy, and how the page treats them."""
+    noisy = run.noisy()
+    rule = (f"IQR over {SPREAD_LIMIT:.0%} of the median, or other work loading the machine "
+            "during the run")
+    if not noisy:
+        return f"No case is noisy ({rule})."
+    return (f"{len(noisy)} of {len(run.cases)} cases are noisy ({rule}): their times are marked "
+            f"`{NOISY.strip()}` and rank nothing; to judge them, {WHAT_TO_DO}.")
 
 
 def convergence_section(conv: Convergence, out: Path) -> str:
@@ -171,7 +188,7 @@ def ablation_section(inputs: Inputs, out: Path) -> str:
         "file. Solved: "
         "seeds solved of the seeds finished (a run still going counts once it solves); median "
         "steps to solve over the solved seeds. IMDB: best validation accuracy, mean over seeds. "
-        "–: not measured.",
+        "–: not measured, or measured only by noisy cases.",
         found,
         f"Times from: {', '.join(f'`{s}`' for s in sources) or 'no benchmark file'}.",
         LITERATURE,
@@ -205,13 +222,14 @@ def generate(inputs: Inputs, out: Path, command: str = "rnnbench report") -> Pat
         "\n".join(f"- [{h}]({anchor(h)})" for h in headings),
         guide.section(inputs.bench, inputs.convergence),
         article.section(),
-        *(speed or ["_No benchmark results: run `pytest benchmarks "
-                    "--benchmark-json=reports/cpu-quick.json`._"]),
+        *(speed or ["_No benchmark results: run `mkdir -p runs && pytest benchmarks "
+                    "--benchmark-json=runs/cpu-quick.json`, then `rnnbench report "
+                    "runs/cpu-quick.json --out runs/my-report`._"]),
         ablation_section(inputs, out),
         "## Convergence",
         *([convergence_section(c, out) for c in inputs.convergence] or [
-            "_No convergence results: run `rnnbench converge ... --out "
-            "reports/convergence/TASK.json`._"]),
+            "_No convergence results: run `rnnbench converge ... --out runs/TASK.json`, then "
+            "`rnnbench report runs/TASK.json --out runs/my-report`._"]),
         "## Inputs",
         "\n".join(files) or "_No result files were given._",
     ]
@@ -227,23 +245,26 @@ def case_id(case: Case) -> str:
             f"L{case.num_layers}-T{case.T}-B{case.B}-{case.pass_}{layout}")
 
 
-def _by_id(run: Run) -> dict[str, float]:
-    found: dict[str, float] = {}
+def _by_id(run: Run) -> dict[str, Result]:
+    found: dict[str, Result] = {}
     for r in sorted(run.cases, key=lambda r: (order(r.case.cell, r.case.impl),
                                               shape_order(r.case))):
         key = case_id(r.case)
         if key in found:
             raise ValueError(f"results file {str(run.path)!r} has two cases {key!r} (one per "
                              "device?): expected one device per file")
-        found[key] = r.median
+        found[key] = r
     return found
 
 
 def compare(old: Run, new: Run, out: Path, name: str = "compare",
             command: str | None = None) -> Path:
     """Write ``out/NAME.md`` (and ``NAME.png``): the second file's medians over the first's."""
-    first, second = _by_id(old), _by_id(new)
+    by_first, by_second = _by_id(old), _by_id(new)
+    first = {k: r.median for k, r in by_first.items()}
+    second = {k: r.median for k, r in by_second.items()}
     common = [k for k in first if k in second]
+    noisy = {k for k in common if old.noise(by_first[k]) or new.noise(by_second[k])}
     cases = {case_id(r.case): r.case for r in old.cases}
     parts = [f"# Comparison: `{old.path}` → `{new.path}`",
              *([f"Generated by `{command}`."] if command else []),
@@ -256,7 +277,11 @@ def compare(old: Run, new: Run, out: Path, name: str = "compare",
              f"{len(common)} cases in both files, {len(first) - len(common)} only in the first, "
              f"{len(second) - len(common)} only in the second. Ratio: second / first median "
              "time (< 1: the second is faster). Ratios across devices, torch versions or "
-             "thread counts compare machines, not code."]
+             "thread counts compare machines, not code.",
+             f"{len(noisy)} common cases are noisy in either file (IQR over "
+             f"{SPREAD_LIMIT:.0%} of the median, or a loaded machine): marked `{NOISY.strip()}`, "
+             f"left out of the summary; to judge them, {WHAT_TO_DO}." if noisy else
+             "No common case is noisy in either file."]
     if common:
         out.mkdir(parents=True, exist_ok=True)
         figure = plots.ratio_dots(
@@ -267,7 +292,8 @@ def compare(old: Run, new: Run, out: Path, name: str = "compare",
             f"first: {plots.footer(old)}\nsecond: {plots.footer(new)}")
         groups: dict[tuple[str, str], list[float]] = defaultdict(list)
         for k in common:
-            groups[(cases[k].cell, cases[k].impl)].append(second[k] / first[k])
+            if k not in noisy:
+                groups[(cases[k].cell, cases[k].impl)].append(second[k] / first[k])
         parts += [f"![ratio per case]({figure.name})", "### Summary per cell and implementation",
                   table(["cell", "impl", "cases", "geometric mean ratio", "min", "max"],
                         [[label(c), i, len(v), ratio(math.exp(statistics.fmean(map(math.log, v)))),
@@ -275,7 +301,8 @@ def compare(old: Run, new: Run, out: Path, name: str = "compare",
                         right=(2, 3, 4, 5)),
                   "### Every common case",
                   table(["case", "first (ms)", "second (ms)", "ratio"],
-                        [[k, ms(first[k]), ms(second[k]), ratio(second[k] / first[k])]
+                        [[k, ms(first[k]), ms(second[k]),
+                          ratio(second[k] / first[k]) + NOISY * (k in noisy)]
                          for k in common], right=(1, 2, 3))]
     for title, only, medians in (("Only in the first file (removed)", first.keys() - second,
                                   first), ("Only in the second file (added)",

@@ -3,6 +3,8 @@ behind them (sweeps over T or B, custom/native ratios, mean and spread over seed
 gating ablation's one row per cell).
 
 Plots and the guide ask the same queries, so a number in a figure is the one in its table.
+A time that rests on a noisy case (:meth:`rnnbench.results.Run.noise`) is shown marked
+:data:`NOISY` and never ranked.
 """
 
 from __future__ import annotations
@@ -21,6 +23,24 @@ from rnnbench.report.load import Convergence, Training, number
 from rnnbench.results import Result, Run
 
 PASSES = {"fwdbwd": "forward+backward", "fwd": "forward"}
+#: What follows a time that rests on a noisy case.
+NOISY = " (noisy)"
+#: Where a ranking would rest on a noisy case.
+NOT_RANKED = "not ranked (noisy)"
+Noisy = Callable[[Result], object]  # truthy: the result's timing is noisy
+
+
+def never_noisy(result: Result) -> bool:
+    """The default :data:`Noisy` predicate, for values that noise does not touch (memory)."""
+    return False
+
+
+def noisy_or_reference(run: Run) -> Noisy:
+    """Whether a result of ``run``, or the native case it is set beside, is noisy."""
+    def noisy(result: Result) -> bool:
+        reference = run.reference_for(result)
+        return bool(run.noise(result) or (reference and run.noise(reference)))
+    return noisy
 #: The curve each convergence task is judged by.
 PRIMARY = {"imdb": "val_accuracy", "adding": "eval_loss", "copy": "eval_accuracy"}
 
@@ -160,17 +180,20 @@ def sweeps(results: Iterable[Result], vary: str) -> list[Sweep]:
 
 
 def sweep_table(sweep: Sweep, vary: str, value: Callable[[Result], float | None],
-                fmt: Callable[[float], str]) -> str:
-    """One row per cell and impl, one column per value of ``vary``, and the growth."""
+                fmt: Callable[[float], str], noisy: Noisy = never_noisy) -> str:
+    """One row per cell and impl, one column per value of ``vary``, and the growth (none
+    where an end is ``noisy``)."""
     _, lines = sweep
     xs = sorted({getattr(r.case, vary) for line in lines.values() for r in line})
     rows = []
     for (cell, impl), line in lines.items():
         at = {getattr(r.case, vary): value(r) for r in line}
+        rough = {getattr(r.case, vary) for r in line if noisy(r)}
         first, last = at.get(xs[0]), at.get(xs[-1])
-        rows.append([label(cell), impl, *(fmt(at[x]) if at.get(x) is not None else "–"
-                                          for x in xs),
-                     ratio(last / first) if first and last else "–"])
+        growth = ratio(last / first) if first and last else "–"
+        rows.append([label(cell), impl, *(fmt(at[x]) + NOISY * (x in rough)
+                                          if at.get(x) is not None else "–" for x in xs),
+                     "noisy" if {xs[0], xs[-1]} & rough and growth != "–" else growth])
     headers = ["cell", "impl", *(f"{vary}={x}" for x in xs),
                f"growth {vary}={xs[0]}→{xs[-1]}"]
     return table(headers, rows, right=range(2, len(headers)))
@@ -185,27 +208,32 @@ def native_ratios(results: Iterable[Result]) -> list[tuple[Result, float]]:
             if r.case.impl != "native" and (shape_label(r.case), r.case.cell) in native]
 
 
-def ratio_table(ratios: list[tuple[Result, float]]) -> str:
-    """Shapes down, ``cell impl`` across, custom/native time ratio in the cells."""
+def ratio_table(ratios: list[tuple[Result, float]], noisy: Noisy = never_noisy) -> str:
+    """Shapes down, ``cell impl`` across, custom/native time ratio in the cells (``noisy``:
+    whether a ratio rests on a noisy case)."""
     columns = sorted({(r.case.cell, r.case.impl) for r, _ in ratios}, key=lambda k: order(*k))
     rows: dict[str, dict[tuple[str, str], str]] = {}
     for r, value in sorted(ratios, key=lambda p: shape_order(p[0].case)):
-        rows.setdefault(shape_label(r.case), {})[(r.case.cell, r.case.impl)] = ratio(value)
+        rows.setdefault(shape_label(r.case), {})[(r.case.cell, r.case.impl)] = (
+            ratio(value) + NOISY * bool(noisy(r)))
     return table(["shape", *(f"{label(c)} {i}" for c, i in columns)],
                  [[shape, *(cells.get(k, "–") for k in columns)] for shape, cells in rows.items()],
                  right=range(1, len(columns) + 1))
 
 
 def best_table(results: Iterable[Result], value: Callable[[Result], float | None],
-               fmt: Callable[[float], str]) -> str | None:
-    """Per shape, the implementation of each cell with the least ``value``, and the winner."""
+               fmt: Callable[[float], str], noisy: Noisy = never_noisy) -> str | None:
+    """Per shape, the implementation of each cell with the least ``value``, and the winner.
+    A cell with a ``noisy`` result at a shape is not ranked there, nor is that shape."""
     shapes = {}
     for shape, group in by_shape(results).items():
         group = [r for r in group if value(r) is not None]
         if group:
-            best: dict[str, Result] = {}
+            best: dict[str, Result | None] = {}
             for r in group:
-                if r.case.cell not in best or value(r) < value(best[r.case.cell]):
+                if noisy(r) or best.get(r.case.cell, r) is None:
+                    best[r.case.cell] = None
+                elif r.case.cell not in best or value(r) < value(best[r.case.cell]):
                     best[r.case.cell] = r
             shapes[shape] = best
     if not shapes:
@@ -213,10 +241,11 @@ def best_table(results: Iterable[Result], value: Callable[[Result], float | None
     cells = sorted({cell for best in shapes.values() for cell in best}, key=order)
     rows = []
     for shape, best in shapes.items():
-        win = min(best.values(), key=value)
-        rows.append([shape, *(f"{best[c].case.impl} {fmt(value(best[c]))}" if c in best
-                              else "–" for c in cells),
-                     f"{label(win.case.cell)} {win.case.impl}"])
+        ranked = [r for r in best.values() if r is not None]
+        win = min(ranked, key=value) if len(ranked) == len(best) else None
+        rows.append([shape, *((f"{r.case.impl} {fmt(value(r))}" if (r := best[c]) else "noisy")
+                              if c in best else "–" for c in cells),
+                     f"{label(win.case.cell)} {win.case.impl}" if win else NOT_RANKED])
     return table(["shape", *map(label, cells), "least"], rows, right=range(1, len(cells) + 1))
 
 
@@ -259,10 +288,14 @@ ABLATION_INPUT, ABLATION_HIDDEN = 256, 128
 def versus_baseline(runs: Sequence[Run]) -> dict[str, tuple[float, str, str]]:
     """Per cell at :data:`ABLATION_SHAPE`: its fastest implementation's median over native
     LSTM's in the same file, that implementation and the file. A cell in several files takes
-    the file that times the most cells at that shape (one machine for as many rows as can be)."""
+    the file that times the most cells at that shape (one machine for as many rows as can be).
+    A file's noisy cases rank nothing: a cell with one there is left out of that file, and all
+    its cells are when native LSTM's case is noisy."""
     found: list[tuple[int, dict[str, tuple[float, str, str]]]] = []
     for run in runs:
         at = [r for r in run.cases if shape_label(r.case) == ABLATION_SHAPE]
+        rough = {r.case.cell for r in at if run.noise(r)}
+        at = [r for r in at if r.case.cell not in rough]
         lstm = [r.median for r in at if (r.case.cell, r.case.impl) == (cells.BASELINE, "native")]
         if not lstm:
             continue
