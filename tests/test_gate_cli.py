@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from test_gate_synthetic import run_cli, suite, write
+from test_gate_synthetic import run_cli, suite, whole, write
 
 from rnnbench import files
 from rnnbench.commands import baseline as baseline_module
@@ -49,10 +49,10 @@ def test_added_and_removed_cases_are_listed(tmp_path, capsys) -> None:
 
 def test_refresh_adopts_a_result_atomically(tmp_path, capsys) -> None:
     target = tmp_path / "baselines" / "cpu-quick.json"
-    source = write(tmp_path / "run.json", suite())
+    source = write(tmp_path / "run.json", whole())
     status, out = run_cli(capsys, "baseline", "refresh", source, "--to", target)
-    assert status == 0 and "2 cases" in out
-    assert load_run(target).by_name().keys() == {"lstm-native", "lstm-eager"}
+    assert status == 0 and f"{len(whole()['benchmarks'])} cases" in out
+    assert load_run(target).by_name().keys() == load_run(source).by_name().keys()
     assert os.listdir(target.parent) == ["cpu-quick.json"]
 
 
@@ -78,7 +78,7 @@ def test_an_interrupted_refresh_leaves_the_old_baseline_whole(tmp_path, monkeypa
 
     monkeypatch.setattr(files.os, "fsync", fail_mid_write)
     with pytest.raises(type(interruption)):
-        baseline_module.refresh(write(tmp_path / "new.json", suite(eager_ms=60)), target)
+        baseline_module.refresh(write(tmp_path / "new.json", whole(custom_ms=60)), target)
     assert target.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cpu-quick.json", "new.json"]
 
@@ -90,13 +90,16 @@ def test_refresh_without_a_result_runs_the_suite_and_keeps_the_baseline_if_it_fa
     commands = []
 
     class Failed:
-        returncode = 3
+        def __init__(self, command: list[str]) -> None:
+            commands.append(command)
 
-    monkeypatch.setattr("subprocess.run",
-                        lambda command, check, **kw: commands.append(command) or Failed)
+        def wait(self) -> int:
+            return 3
+
+    monkeypatch.setattr("subprocess.Popen", Failed)
     status, out = run_cli(capsys, "baseline", "refresh", "--to", target,
                           "--pytest-args=-k lstm")
-    assert status == 3 and "left as it was" in out
+    assert status == 2 and "pytest exit 3: internal error" in out and "left as it was" in out
     assert target.read_bytes() == before
     assert "--rnnbench-profile=quick" in commands[0] and commands[0][-2:] == ["-k", "lstm"]
     assert any(arg.startswith("--benchmark-json=") for arg in commands[0])
@@ -166,12 +169,12 @@ def test_pytest_selects_exactly_the_named_cases(tmp_path) -> None:
 
 def test_a_refreshed_baseline_keeps_the_usual_file_mode(tmp_path) -> None:
     target = tmp_path / "cpu-quick.json"
-    baseline_module.refresh(write(tmp_path / "run.json", suite()), target)
+    baseline_module.refresh(write(tmp_path / "run.json", whole()), target)
     umask = os.umask(0o022)
     os.umask(umask)
     assert target.stat().st_mode & 0o777 == 0o666 & ~umask
     target.chmod(0o640)
-    baseline_module.refresh(write(tmp_path / "run.json", suite(seed=3)), target)
+    baseline_module.refresh(write(tmp_path / "run.json", whole(seed=3)), target)
     assert target.stat().st_mode & 0o777 == 0o640
 
 

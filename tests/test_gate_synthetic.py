@@ -64,6 +64,20 @@ def suite(native_ms: float = 40.0, eager_ms: float = 47.0, seed: int = 0, rounds
     )
 
 
+def whole(native_ms: float = 40.0, custom_ms: float = 47.0, seed: int = 0,
+          rounds: int = 8) -> dict[str, Any]:
+    """A run of every case of the quick CPU profile: what a baseline must hold."""
+    from rnnbench.bench import grid
+
+    entries = []
+    for index, case in enumerate(grid.cases("quick", ["cpu"])):
+        ms = native_ms if case.impl == "native" else custom_ms
+        item = entry(case.id, timings(ms, rounds, seed=seed + index), impl=case.impl)
+        item["extra_info"] = case.info()
+        entries.append(item)
+    return document(*entries)
+
+
 def write(path: Path, content: dict[str, Any] | str) -> Path:
     path.write_text(content if isinstance(content, str) else json.dumps(content))
     return path

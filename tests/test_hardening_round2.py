@@ -4,9 +4,15 @@ signals and closed pipes: exit 0 ok, 1 only a verdict, 2 unusable input, 130 int
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
+from test_gate_synthetic import entry, run_cli, suite, timings, whole, write
 
 from rnnbench.cli import main
 from rnnbench.converge import workers
@@ -41,3 +47,145 @@ def test_a_child_killed_by_a_signal_gives_a_status_of_the_policy(monkeypatch, ca
     out = capsys.readouterr().out
     assert "lstm seed 0 failed (" in out
     assert ("killed by SIG" in out) == ("kill" in script)
+
+
+def test_a_new_shape_in_the_current_run_is_listed_not_an_error(tmp_path, capsys) -> None:
+    base = write(tmp_path / "base.json", suite())
+    now = suite()
+    now["benchmarks"].append(entry("gru-eager-T200", timings(50), impl="eager", T=200))
+    now["benchmarks"].append(entry("lstm-eager-T300", timings(50), impl="eager", T=300))
+    status, out = run_cli(capsys, "gate", base, write(tmp_path / "now.json", now))
+    assert status == 0, out
+    assert "added (not in the baseline, not judged): gru-eager-T200, lstm-eager-T300" in out
+
+
+def test_refresh_refuses_a_partial_run(tmp_path, capsys) -> None:
+    target = write(tmp_path / "cpu-quick.json", whole())
+    before = target.read_bytes()
+    subset = whole()
+    subset["benchmarks"] = subset["benchmarks"][:2]  # `-k` selected two cases
+    status, out = run_cli(capsys, "baseline", "refresh", write(tmp_path / "k.json", subset),
+                          "--to", target)
+    assert status == 2 and "lacks 78 of the 80 cases of profile 'quick'" in out, out
+    assert target.read_bytes() == before
+
+
+def test_the_gate_never_writes_over_its_baseline(tmp_path, capsys) -> None:
+    base = write(tmp_path / "base.json", suite())
+    before = base.read_bytes()
+    for argv in (["gate", base, base, "--run"], ["gate", base, tmp_path / "now.json", "--run",
+                                                 "--json", base],
+                 ["gate", "--against", "HEAD", tmp_path / "baselines" / "cpu-quick.json"]):
+        status, out = run_cli(capsys, *argv)
+        assert status == 2 and "rnnbench gate: error:" in out, out
+        assert "is also BASELINE" in out or "lies in a baselines/ folder" in out
+    assert base.read_bytes() == before
+
+
+@pytest.mark.parametrize(("status", "why"), [(1, "tests failed"), (4, "usage error"),
+                                             (5, "no case selected")])
+def test_refresh_never_passes_pytests_status_through(tmp_path, monkeypatch, capsys, status,
+                                                      why) -> None:
+    monkeypatch.setattr("rnnbench.commands.baseline.run_suite", lambda *a: status)
+    code, out = run_cli(capsys, "baseline", "refresh", "--to", tmp_path / "b.json")
+    assert code == 2 and f"pytest exit {status}: {why}" in out
+
+
+def _git(folder: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+@pytest.mark.parametrize(("commit", "expected"), [
+    ({"id": "f" * 40, "dirty": False}, "not in the repository"),
+    ({"id": "HEAD", "dirty": False}, "not a git commit id"),
+    ({"dirty": "true"}, "commit_info.dirty is 'true', not false"),
+    ({"dirty": None}, "commit_info.dirty is None"),
+])
+def test_refresh_checks_the_commit_it_records(tmp_path, capsys, commit, expected) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q")
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty",
+         "-m", "x")
+    run = whole()
+    run["commit_info"] = {"id": _git(repo, "rev-parse", "HEAD"), "dirty": False}
+    target = repo / "baselines" / "cpu-quick.json"
+    assert run_cli(capsys, "baseline", "refresh", write(tmp_path / "ok.json", run),
+                   "--to", target)[0] == 0
+    before = target.read_bytes()
+    run["commit_info"].update(commit)
+    status, out = run_cli(capsys, "baseline", "refresh", write(tmp_path / "bad.json", run),
+                          "--to", target)
+    assert status == 2 and expected in out, out
+    assert target.read_bytes() == before
+
+
+FAKE_SUITE = '''
+import os, time
+def test_slow():
+    with open(os.environ["MARK"], "w") as f:
+        f.write(str(os.getpid()))
+    time.sleep(60)
+'''
+FAKE_OPTIONS = '''
+def pytest_addoption(parser):
+    for option in ("--rnnbench-profile", "--rnnbench-device", "--rnnbench-threads"):
+        try:
+            parser.addoption(option)
+        except ValueError:  # the installed plugin has it
+            pass
+'''
+
+
+def _terminated(argv: list[str], cwd: Path, mark: Path, env: dict[str, str]) -> tuple[int, str]:
+    """``rnnbench ARGV`` in a subprocess, sent SIGTERM once ``mark`` exists."""
+    process = subprocess.Popen([sys.executable, "-m", "rnnbench", *argv], cwd=cwd, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not mark.exists() or not mark.read_text():
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.1)
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=30)
+    return process.returncode, out + err
+
+
+@pytest.mark.parametrize("command", ["refresh", "gate --run"])
+def test_sigterm_stops_the_suite_run_and_cleans_up(tmp_path, command) -> None:
+    (tmp_path / "benchmarks").mkdir()
+    (tmp_path / "benchmarks" / "test_fake.py").write_text(FAKE_SUITE)
+    (tmp_path / "benchmarks" / "conftest.py").write_text(FAKE_OPTIONS)
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    temporary, mark = tmp_path / "tmp", tmp_path / "pid"
+    temporary.mkdir()
+    env = {**os.environ, "TMPDIR": str(temporary), "MARK": str(mark)}
+    if command == "refresh":
+        argv = ["baseline", "refresh", "--to", str(tmp_path / "b.json")]
+    else:
+        import cpuinfo
+
+        base = whole()
+        base["machine_info"]["cpu"] = cpuinfo.get_cpu_info()  # measured here: direct mode
+        argv = ["gate", str(write(tmp_path / "b.json", base)), str(tmp_path / "now.json"),
+                "--run"]
+    status, output = _terminated(argv, tmp_path, mark, env)
+    assert status == 130 and "interrupted" in output and "Traceback" not in output, output
+    with pytest.raises(ProcessLookupError):  # pytest was stopped, not left running
+        os.kill(int(mark.read_text()), 0)
+    assert list(temporary.iterdir()) == []
+    assert not (tmp_path / "now.json").exists()
+
+
+def test_sigterm_interrupts_converge(tmp_path) -> None:
+    out = tmp_path / "c.json"
+    process = subprocess.Popen([sys.executable, "-m", "rnnbench", "converge", "--epochs", "50",
+                                "--cells", "lstm", "--seeds", "1", "--out", str(out), "--quiet"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "c.checkpoints").exists():
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.1)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130 and "rnnbench converge: interrupted" in err, err

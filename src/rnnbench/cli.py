@@ -5,9 +5,10 @@ bad input raises ``ValueError`` (or an ``OSError``) whose message names the file
 the value and what to do. Exit status, for every command: 0 success; 1 only for a verdict about
 the measurements (``gate`` found a regression, ``report --check`` a stale report); 2 unusable
 input or environment, as one line ``rnnbench COMMAND: error: ...`` on stderr (``rnnbench --debug
-COMMAND`` adds the traceback); 130 interrupted, also while still importing (torch and matplotlib
-are imported inside the handler); 141 (128 + SIGPIPE), quietly, when the reader of stdout went
-away (``rnnbench ... | head -1``).
+COMMAND`` adds the traceback); 130 interrupted by Ctrl-C or SIGTERM (which unwinds like Ctrl-C,
+so that subprocesses are stopped and temporary files removed), also while still importing (torch
+and matplotlib are imported inside the handler); 141 (128 + SIGPIPE), quietly, when the reader
+of stdout went away (``rnnbench ... | head -1``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Sequence
 
@@ -33,6 +36,9 @@ COMMANDS: dict[str, str] = {
 USAGE_ERROR = 2
 INTERRUPTED = 130
 BROKEN_PIPE = 141
+#: Options whose value may start with a dash (``--pytest-args '--rnnbench-device=cuda'``),
+#: which argparse accepts only as ``--pytest-args=VALUE``.
+DASHED_VALUES = ("--pytest-args",)
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -59,8 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = next((a for a in argv if a in COMMANDS), "")
     debug = "--debug" in argv[: argv.index(command)] if command else "--debug" in argv
     prefix = f"rnnbench {command}".rstrip()
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler) if main_thread else None
     try:
-        args = make_parser().parse_args(argv)
+        args = make_parser().parse_args(_joined(argv))
         args.command_argv = argv[argv.index(args.command) + 1:]  # for commands that re-run
         return int(args.run(args))
     except KeyboardInterrupt:
@@ -81,6 +89,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "(or an input it does not check yet); rerun with `rnnbench --debug ...` and "
                 "report the traceback", debug)
         return USAGE_ERROR
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _joined(argv: list[str]) -> list[str]:
+    """``argv`` with each ``OPTION VALUE`` of :data:`DASHED_VALUES` as ``OPTION=VALUE``."""
+    out: list[str] = []
+    args = iter(argv)
+    for arg in args:
+        if arg == "--":
+            return [*out, arg, *args]
+        value = next(args, None) if arg in DASHED_VALUES else None
+        out.append(arg if value is None else f"{arg}={value}")
+    return out
 
 
 def _report(prefix: str, message: str, debug: bool) -> None:

@@ -38,11 +38,18 @@ class Slowed(nn.Module):
         return out, final
 
 
-def factor(cell: str, impl: str) -> float:
-    """The factor that ``RNNBENCH_SLOWDOWN`` asks for this cell and impl (1.0: none)."""
+def check() -> dict[tuple[str, str], float]:
+    """``RNNBENCH_SLOWDOWN`` as (cell, impl) -> factor; a ``ValueError`` for any entry that is
+    not ``CELL:IMPL:FACTOR`` with a registered cell, a custom implementation and a factor from
+    1 to 100, so that a typo fails before anything runs instead of slowing nothing."""
+    from rnnbench.build import IMPL_NAMES
+    from rnnbench.cells import CELLS
+
+    custom = [impl for impl in IMPL_NAMES if impl != "native"]
+    asked = {}
     for entry in filter(None, os.environ.get(ENV, "").split(",")):
         try:
-            entry_cell, entry_impl, text = entry.split(":")
+            cell, impl, text = entry.split(":")
             value = float(text)
             if not 1 <= value <= 100:  # also refuses nan and inf
                 raise ValueError
@@ -51,9 +58,20 @@ def factor(cell: str, impl: str) -> float:
                 f"{ENV}={entry!r} is not accepted: expected CELL:IMPL:FACTOR with a "
                 "factor from 1 to 100, e.g. lstm:eager:1.5"
             ) from None
-        if (entry_cell, entry_impl) == (cell, impl):
-            return value
-    return 1.0
+        for what, name, accepted in (("cell", cell, CELLS), ("impl", impl, custom)):
+            if name not in accepted:
+                raise ValueError(f"{ENV}={entry!r} is not accepted: {what} {name!r} is not one "
+                                 f"of {', '.join(accepted)} (a cell slows both directions)")
+        asked[cell, impl] = value
+    return asked
+
+
+def factor(cell: str, impl: str) -> float:
+    """The factor that ``RNNBENCH_SLOWDOWN`` asks for this cell (``bilstm`` counts as ``lstm``)
+    and impl (1.0: none)."""
+    from rnnbench.cells import parse
+
+    return check().get((parse(cell)[0].name, impl), 1.0)
 
 
 def apply(model: nn.Module, cell: str, impl: str) -> nn.Module:

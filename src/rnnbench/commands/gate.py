@@ -18,13 +18,12 @@ environment, 130 interrupted.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from rnnbench.files import check_output_file, write_atomic
+from rnnbench.files import check_output_file, write_json
 from rnnbench.gate import ab
 from rnnbench.gate.compare import (
     AB_MIN_RATIO,
@@ -38,7 +37,7 @@ from rnnbench.gate.compare import (
     machine_differences,
 )
 from rnnbench.gate.report import format_text, to_dict
-from rnnbench.gate.rerun import CPU_ARGS, run_suite
+from rnnbench.gate.rerun import CPU_ARGS, check_pytest_args, run_suite
 from rnnbench.results import Run, machine_identity
 
 HELP = ("judge a benchmark run against a baseline, measuring both on this machine when needed; "
@@ -90,13 +89,13 @@ def run(args: argparse.Namespace) -> int:
     _check_arguments(args)
     try:
         comparison = _judge(args)
-    except ValueError:  # unusable input already (the CLI exits 2)
-        raise
+    except (ValueError, BrokenPipeError):  # unusable input already (the CLI exits 2); the
+        raise  # reader of stdout went away (141)
     except Exception as error:  # only a regression may exit 1: anything else is "unusable"
         raise UnusableInput(f"the gate could not finish: {type(error).__name__}: {error}") from None
     print(format_text(comparison))
     if args.json:
-        write_atomic(args.json, json.dumps(to_dict(comparison), indent=1) + "\n")
+        write_json(args.json, to_dict(comparison))
     return REGRESSION if comparison.regressions else 0
 
 
@@ -199,7 +198,8 @@ def this_machine() -> dict[str, str]:
 
 
 def _rule(args: argparse.Namespace, ab_mode: bool) -> Rule:
-    return Rule(min_ratio=args.min_ratio or (AB_MIN_RATIO if ab_mode else Rule.min_ratio),
+    default = AB_MIN_RATIO if ab_mode else Rule.min_ratio
+    return Rule(min_ratio=default if args.min_ratio is None else args.min_ratio,
                 alpha=args.alpha, raw_min_ratio=args.raw_min_ratio,
                 check_signals=args.check_signals)
 
@@ -217,7 +217,33 @@ def _check_arguments(args: argparse.Namespace) -> None:
         raise UnusableInput("name the current result file, or pass --run to measure it now")
     if (args.against or args.ab) and args.reruns:
         raise UnusableInput("rerun files cannot be combined with A/B mode; use --confirm N")
-    for option, path in (("--json", args.json),
-                         ("CURRENT", args.current if (args.run_first or args.against) else None)):
-        if path:
-            check_output_file(option, path)
+    for ab_mode in (False, True):  # bad thresholds fail before any run, not after it
+        _rule(args, ab_mode)
+    check_pytest_args(args.pytest_args)
+    from rnnbench.bench import slowdown
+
+    slowdown.check()  # a typo in the fault-injection switch, before anything runs
+    measured = args.run_first or args.against  # CURRENT is written, not read
+    written = [("--json", args.json), ("CURRENT", args.current if measured else None)]
+    read = [("BASELINE", args.baseline), ("CURRENT", None if measured else args.current),
+            *(("RERUN", path) for path in args.reruns)]
+    for option, path in written:
+        if not path:
+            continue
+        check_output_file(option, path)
+        if Path(path).resolve().parent.name == "baselines":
+            raise UnusableInput(f"{option} {path!r} lies in a baselines/ folder: the gate never "
+                                "writes a baseline; write the run elsewhere, and adopt it on "
+                                "purpose with `rnnbench baseline refresh RUN`")
+        for other, given in [*read, *written]:
+            if other != option and given and _same_file(path, given):
+                raise UnusableInput(f"{option} {path!r} is also {other}: the gate would "
+                                    f"overwrite it; name another file to write")
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Whether the paths name one file (the same path, or links to one existing file)."""
+    try:
+        return Path(a).resolve() == Path(b).resolve() or Path(a).samefile(b)
+    except OSError:  # one does not exist yet
+        return False

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 #: The suite as CI runs it; ``pytest_args`` add to it.
 SUITE: tuple[str, ...] = (
@@ -21,6 +22,16 @@ SUITE: tuple[str, ...] = (
 #: OpenMP threads spin-wait on a busy machine and one call can take 50x its time. CPU time of
 #: the process: the time other processes hold the CPU is not counted.
 CPU_ARGS = "--rnnbench-device=cpu --rnnbench-threads=1 --benchmark-timer=time.process_time"
+
+
+def check_pytest_args(text: str) -> list[str]:
+    """``--pytest-args`` split like a shell line; a ``ValueError`` that says how to quote it."""
+    try:
+        return shlex.split(text)
+    except ValueError as error:
+        raise ValueError(f"--pytest-args {text!r} is not accepted: it is split like a shell "
+                         f"command line, and {error}; quote it so that the shell passes it "
+                         "whole, e.g. --pytest-args=\"-k 'lstm and T100'\"") from None
 
 
 def selection(cases: Sequence[str]) -> str:
@@ -38,10 +49,30 @@ def suite_command(output: str | Path | None, pytest_args: str = CPU_ARGS,
 
 def run_suite(output: str | Path, pytest_args: str = CPU_ARGS,
               cases: Sequence[str] = ()) -> int:
-    """Runs :func:`suite_command`, echoing it first; returns pytest's exit status."""
+    """Runs :func:`suite_command`, echoing it first; returns pytest's exit status.
+
+    Interrupted (Ctrl-C, or SIGTERM, which the CLI turns into Ctrl-C), it stops pytest and
+    waits for it before unwinding, so that pytest neither outlives it nor writes ``output``
+    afterwards.
+    """
     command = suite_command(output, pytest_args, cases)
     print("running:", _short(command), flush=True)
-    return subprocess.run(command, check=False).returncode
+    process = subprocess.Popen(command)
+    try:
+        return process.wait()
+    except BaseException:
+        stop(process)
+        raise
+
+
+def stop(process: subprocess.Popen[Any], grace_s: float = 10.0) -> None:
+    """SIGTERM ``process``, then SIGKILL if it has not ended within ``grace_s``; reaped."""
+    process.terminate()
+    try:
+        process.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def tree_env(tree: Path, env: Mapping[str, str] | None = None) -> dict[str, str]:
