@@ -49,8 +49,8 @@ SPREAD_LIMIT = 0.5
 #: competition that came and went mid-run shows in the cases' spread.
 LOAD_LIMIT = 0.5
 #: What a person can do about a noisy case.
-WHAT_TO_DO = ("rerun on a quiet machine, or compare interleaved with `rnnbench gate BASELINE "
-              "CURRENT --run`")
+WHAT_TO_DO = ("rerun on a quiet machine, or measure interleaved: "
+              "`rnnbench gate BASELINE CURRENT --run`")
 
 
 def competing_load(load: Mapping[str, Any]) -> float | None:

@@ -138,8 +138,7 @@ def noise_lines(timings: Iterable[tuple[str, float, float]],
     if len(noisy) > shown and not loaded:
         lines.append(f"... and {len(noisy) - shown} more")
     return [f"{len(noisy)} of {len(timings)} cases are noisy, so no report, target or gate "
-            "judges them:", *(f"  {line}" for line in lines), f"  to judge them: "
-            f"{results.WHAT_TO_DO}"]
+            "judges them:", *(f"  {line}" for line in lines), f"  {results.WHAT_TO_DO}"]
 
 
 def _table(head: list[str], rows: list[list[str]]) -> list[str]:

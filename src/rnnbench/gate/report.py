@@ -58,7 +58,7 @@ def format_text(comparison: Comparison) -> str:
         lines.append(f"\nnoisy in {len(noisy)} case(s), so their timings were not judged:")
         lines += [f"  {v.case}: {v.noise}" for v in noisy[:8]]
         lines += [f"  ... and {len(noisy) - 8} more (see --json)"] if len(noisy) > 8 else []
-        lines.append(f"  to judge them: {WHAT_TO_DO}")
+        lines.append(f"  {WHAT_TO_DO}")
     if not regressions and noisy:
         lines.append(f"\nno regression in {len(comparison.verdicts) - len(noisy)} judged "
                      f"case(s); {len(noisy)} noisy case(s) not judged: {WHAT_TO_DO}")
