@@ -14,7 +14,7 @@ from pathlib import Path
 
 from rnnbench import results
 from rnnbench.files import check_output_dir
-from rnnbench.report import readme
+from rnnbench.report import front, readme
 from rnnbench.report.load import Inputs, read
 
 HELP = "README tables, plots and a selection guide from benchmark and convergence results"
@@ -61,10 +61,18 @@ def run(args: argparse.Namespace) -> int:
         command += " " + " ".join(path.as_posix() for path in paths)
     if args.out != readme.DEFAULT_DIR:
         command += f" --out {args.out.as_posix()}"
+    project = not explicit and args.out == readme.DEFAULT_DIR  # the committed report
     if args.check:
-        return _check(inputs, args.out, command)
+        status = _check(inputs, args.out, command)
+        if project and front.redraw(inputs.bench, write=False):
+            print(f"rnnbench report: the results table in {front.PROJECT_README} differs from "
+                  f"{front.SOURCE}; run `{command}`", file=sys.stderr)
+            return 1
+        return status
     check_output_dir("--out", args.out)
     print(readme.generate(inputs, args.out, command))
+    if project and front.redraw(inputs.bench):
+        print(front.PROJECT_README)
     return 0
 
 
