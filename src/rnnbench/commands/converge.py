@@ -61,6 +61,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=1, metavar="N",
                         help="train up to N (cell, seed) runs at once, each in its own process "
                         "(default 1); seed 0 of every cell starts first")
+    parser.add_argument("--launcher", default="local", help="where the (cell, seed) runs go: "
+                        "local (this machine, --workers; the default) or ray (one Ray task "
+                        "per run on a cluster; needs pip install 'rnnbench[ray]')")
+    parser.add_argument("--address", help="with --launcher ray: the cluster's HOST:PORT "
+                        "(default: $RAY_ADDRESS, else a Ray started on this machine)")
+    parser.add_argument("--storage", type=Path, metavar="DIR", help="with --launcher ray: a "
+                        "folder at the same path on every node, for each run's results and "
+                        "checkpoint (default: beside --out, OUT_STEM.storage)")
     parser.add_argument("--job", type=workers.parse_job, help=argparse.SUPPRESS)  # one child
     parser.add_argument("--quiet", action="store_true", help="no progress bars or epoch lines")
     model = parser.add_argument_group("model and optimiser (default: the task's settings)")
@@ -165,6 +173,8 @@ def run(args: argparse.Namespace) -> int:
     if args.job is not None:  # a child of --workers: one run
         check_choice("cell", args.job.cell, cells)
         cells, seeds_of = [args.job.cell], [args.job.seed]
+    elif _launcher(args) == "ray":
+        return _on_ray(args, cells, seeds)
     elif args.workers > 1:
         return _parallel(args, cells, seeds)
     threads = torch.get_num_threads()
@@ -195,6 +205,63 @@ def _parallel(args: argparse.Namespace, cells: list[str], seeds: int) -> int:
     if status == 0 and out.exists():
         print(table(read_json(out, "results file")))
     return status
+
+
+def _launcher(args: argparse.Namespace) -> str:
+    """``--launcher``, checked with the options that belong to the other launcher."""
+    check_choice("launcher", args.launcher, workers.LAUNCHERS)
+    others = ({"--address": args.address, "--storage": args.storage}
+              if args.launcher == "local" else
+              {"--checkpoints": args.checkpoints, "--workers": args.workers > 1 or None})
+    for option, value in others.items():
+        if value is not None:
+            accepted = "ray" if args.launcher == "local" else "local"
+            raise ValueError(f"{option} is not accepted with --launcher {args.launcher}: it "
+                             f"applies to --launcher {accepted} only")
+    return args.launcher
+
+
+def _on_ray(args: argparse.Namespace, cells: list[str], seeds: int) -> int:
+    """``--launcher ray``: one Ray task per (cell, seed) (see ray_launcher.py)."""
+    from rnnbench.converge import ray_launcher
+
+    experiment = experiment_for(args)  # bad settings are refused here, not on every node
+    out = check_output_file("--out", args.out or Path(f"converge-{args.task}.json"))
+    storage = check_output_dir("--storage", (args.storage or ray_launcher.default_storage(out))
+                               .resolve())
+    all_jobs = workers.jobs(cells, seeds)
+    if args.restart:
+        out.unlink(missing_ok=True)
+        for job in all_jobs:
+            ray_launcher.forget(storage, job)
+    threads = args.threads or 1
+    data = ["--data", str(Path(experiment.data_path).resolve())] if args.task == "imdb" else []
+
+    def job_argv(job: workers.Job) -> list[str]:
+        return [*workers.job_args(args.command_argv, job, threads), *data, "--quiet",
+                "--out", str(ray_launcher.run_file(storage, job)),
+                "--checkpoints", str(ray_launcher.checkpoints(storage))]
+
+    status = ray_launcher.run_all(run_job, job_argv, all_jobs, args.epochs, threads, out,
+                                  storage, args.address, args.quiet)
+    if status == 0 and out.exists():
+        print(table(read_json(out, "results file")))
+    return status
+
+
+def run_job(argv: list[str]) -> str | None:
+    """One run on a Ray node: ``None``, or why it failed (a reason that no retry would fix)."""
+    parser = argparse.ArgumentParser(prog="rnnbench converge", allow_abbrev=False)
+    configure(parser)
+    try:
+        args = parser.parse_args(argv)
+        args.command_argv = argv
+        run(args)
+    except (ValueError, OSError) as error:
+        return str(error) or type(error).__name__
+    except SystemExit:  # argparse's own refusal, already on the task's stderr
+        return f"its arguments were refused: {' '.join(argv)}"
+    return None
 
 
 def _train(args: argparse.Namespace, cells: list[str], seeds: list[int],

@@ -20,6 +20,9 @@ from dataclasses import dataclass
 
 #: How often the parent looks at its children, seconds.
 POLL_S = 0.2
+#: ``--launcher``: this machine's process pool, or Ray tasks (:mod:`.ray_launcher`), which
+#: each train one job through :func:`job_args` as well.
+LAUNCHERS = ("local", "ray")
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,7 @@ def threads_per_worker(workers: int, cpus: int | None = None) -> int:
     return max(1, (cpus or os.cpu_count() or 1) // workers)
 
 
-def child_args(argv: Sequence[str], job: Job, threads: int) -> list[str]:
+def job_args(argv: Sequence[str], job: Job, threads: int) -> list[str]:
     """The parent's ``converge`` arguments without ``--workers``/``--restart``, plus the job.
 
     The CLI refuses abbreviated options (``allow_abbrev=False``), so the exact spellings are
@@ -63,8 +66,12 @@ def child_args(argv: Sequence[str], job: Job, threads: int) -> list[str]:
             next(args, None)  # and its value
         elif not (arg.startswith(("--workers=", "--threads=")) or arg == "--restart"):
             kept.append(arg)
-    return [sys.executable, "-m", "rnnbench", "converge", *kept, "--job", job.option,
-            "--threads", str(threads)]
+    return [*kept, "--job", job.option, "--threads", str(threads)]
+
+
+def child_args(argv: Sequence[str], job: Job, threads: int) -> list[str]:
+    """The command line of the local child process that trains ``job``."""
+    return [sys.executable, "-m", "rnnbench", "converge", *job_args(argv, job, threads)]
 
 
 def run_all(argv: Sequence[str], all_jobs: Sequence[Job], workers: int, threads: int,
