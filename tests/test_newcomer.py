@@ -1,4 +1,4 @@
-"""A newcomer's first hour (issue 11): the ordinary situations end with a message, not a
+"""A newcomer's first hour: the ordinary situations end with a message, not a
 traceback, and the terminal says what ran, what was left out and where results went.
 
 Each test runs ``pytest benchmarks`` in a subprocess on a tiny selection, with its own
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from rnnbench.bench import machine
+from rnnbench.bench import machine, plugin
 from rnnbench.bench.grid import Case
 
 REPO = Path(__file__).resolve().parents[1]
@@ -95,7 +95,7 @@ def test_a_run_ends_with_the_summary_and_compares_with_a_change_column(tmp_path:
     second = bench(*selection, "--benchmark-compare", storage=tmp_path)
     text = output(second)
     assert second.returncode == 0, text
-    assert f"change of median against {saved.name}" in text
+    assert "change of median against the run saved" in text
     assert NATIVE in text.split("change of median against")[1]
 
 
@@ -117,22 +117,49 @@ def test_load_average_is_not_compared_between_runs() -> None:
     assert info == {"cpu_model": "x"}
 
 
-def test_long_cases_are_the_long_sequence_ones() -> None:
-    spec = importlib.util.spec_from_file_location("bench_conftest", REPO / "benchmarks/conftest.py")
-    assert spec and spec.loader
-    conftest = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = conftest  # dataclasses look their module up there
-    try:
-        spec.loader.exec_module(conftest)
-    finally:
-        del sys.modules[spec.name]
+def test_the_estimate_weighs_long_sequences_more() -> None:
+    def case(T: int, cell: str = "lstm", device: str = "cpu") -> Case:
+        return Case(cell, "native", device, "f32", T, 64, 256, 128, 1)
 
-    def case(impl: str, T: int, cell: str = "lstm") -> Case:
-        return Case(cell, impl, "cpu", "f32", T, 64, 256, 128, 1)
+    assert plugin._weight(case(100)) < plugin._weight(case(100, "bilstm")) < plugin._weight(
+        case(800))
+    assert plugin._weight(case(800, device="cuda")) == 1.0
 
-    assert conftest._long(case("compiled", 100)) is None
-    assert conftest._long(case("compiled", 100, "bilstm")) is None
-    assert conftest._long(case("native", 800)) == "T=800, B=64: may take a minute"
+
+def test_each_case_gets_one_progress_line_with_an_estimate(tmp_path: Path) -> None:
+    result = bench("-k", f"{NATIVE} or {EAGER}", *QUICK_TIMING, storage=tmp_path)
+    lines = [line for line in output(result).splitlines() if line.startswith("[")]
+    assert [line.split()[:2] for line in lines] == [["[1/2]", NATIVE], ["[2/2]", EAGER]]
+    assert " ms " in lines[0] and "left" in lines[0] and "left" not in lines[1]
+    assert all(len(line) <= 100 for line in lines)
+    assert output(result).count("benchmarks/test_speed.py") == 1
+
+
+def test_json_into_a_missing_folder_is_created_before_timing(tmp_path: Path) -> None:
+    target = tmp_path / "new" / "run.json"
+    result = bench("-k", NATIVE, *QUICK_TIMING, f"--benchmark-json={target}", storage=tmp_path)
+    assert result.returncode == 0, output(result)
+    assert json.loads(target.read_text())["benchmarks"]
+
+
+def test_compare_fail_ends_with_the_summary_and_exit_1(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    selection = ("-k", EAGER, *QUICK_TIMING)
+    assert bench(*selection, "--benchmark-autosave", storage=tmp_path).returncode == 0
+    monkeypatch.setenv("RNNBENCH_SLOWDOWN", "lstm:eager:4")
+    result = bench(*selection, "--benchmark-compare", "--benchmark-compare-fail=median:50%",
+                   storage=tmp_path)
+    text = result.stdout + result.stderr
+    assert result.returncode == 1, text
+    assert "Traceback" not in text and "INTERNALERROR" not in text
+    assert "rnnbench summary" in text and "performance regressed" in text
+
+
+@pytest.mark.skipif(importlib.util.find_spec("pygal") is not None, reason="pygal is installed")
+def test_histogram_without_pygal_is_a_usage_error_before_timing(tmp_path: Path) -> None:
+    result = bench("-k", NATIVE, "--benchmark-histogram", storage=tmp_path)
+    assert result.returncode == pytest.ExitCode.USAGE_ERROR
+    assert "pip install 'pytest-benchmark[histogram]'" in output(result)
 
 
 @pytest.mark.skipif(shutil.which("tox") is None, reason="tox is not installed")
