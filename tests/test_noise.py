@@ -142,6 +142,7 @@ def test_gate_in_files_mode_says_noisy_not_faster(tmp_path: Path) -> None:
     assert script.status == "noisy" and not script.improved and not script.timing_regressed
     text = format_text(comparison)
     assert "faster" not in text and "noisy in 1 case(s)" in text
+    assert "no regression in 6 common case(s); 1 of them noisy, their timings not judged" in text
     assert "quiet machine" in text and "--run" in text
     assert to_dict(comparison)["noisy"] == [script.case]
     busy = compare(baseline, results.load(write(tmp_path / "busy.json", BUSY_LOAD)))

@@ -59,11 +59,10 @@ def format_text(comparison: Comparison) -> str:
         lines += [f"  {v.case}: {v.noise}" for v in noisy[:8]]
         lines += [f"  ... and {len(noisy) - 8} more (see --json)"] if len(noisy) > 8 else []
         lines.append(f"  {WHAT_TO_DO}")
-    if not regressions and noisy:
-        lines.append(f"\nno regression in {len(comparison.verdicts) - len(noisy)} judged "
-                     f"case(s); {len(noisy)} noisy case(s) not judged: {WHAT_TO_DO}")
-    elif not regressions:
-        lines.append(f"\nno regression in {len(comparison.verdicts)} common case(s)")
+    if not regressions:
+        lines.append(f"\nno regression in {len(comparison.verdicts)} common case(s)" + (
+            f"; {len(noisy)} of them noisy, their timings not judged: {WHAT_TO_DO}"
+            if noisy else ""))
     return "\n".join(lines)
 
 
