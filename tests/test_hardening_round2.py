@@ -189,3 +189,59 @@ def test_sigterm_interrupts_converge(tmp_path) -> None:
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130 and "rnnbench converge: interrupted" in err, err
+
+
+def test_a_closed_pipe_ends_the_gate_quietly(tmp_path) -> None:
+    base = write(tmp_path / "b.json", suite())
+    command = f"{sys.executable} -m rnnbench gate {base} {base} | true"
+    done = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 141 and done.stderr == "", done.stderr
+
+
+@pytest.mark.parametrize("option", [["--alpha", "5"], ["--min-ratio", "0"],
+                                    ["--min-ratio", "0.5"], ["--raw-min-ratio", "1"],
+                                    ["--pytest-args", "-k 'oops"]])
+def test_bad_options_are_refused_before_the_suite_runs(tmp_path, monkeypatch, capsys,
+                                                       option) -> None:
+    monkeypatch.setattr("rnnbench.commands.gate.run_suite", pytest.fail)
+    monkeypatch.setattr("rnnbench.commands.gate.this_machine", lambda: {})
+    base = write(tmp_path / "b.json", suite())
+    status, out = run_cli(capsys, "gate", base, tmp_path / "now.json", "--run", *option)
+    assert status == 2 and "is not accepted" in out, out
+    if "--pytest-args" in option:
+        assert "No closing quotation" in out and "split like a shell command line" in out
+
+
+def test_pytest_args_may_start_with_a_dash(tmp_path, monkeypatch, capsys) -> None:
+    asked = []
+    monkeypatch.setattr("rnnbench.commands.baseline.run_suite",
+                        lambda output, args: asked.append(args) or 5)
+    run_cli(capsys, "baseline", "refresh", "--to", tmp_path / "b.json",
+            "--pytest-args", "--rnnbench-device=cuda")
+    assert asked == ["--rnnbench-device=cuda"]
+
+
+def test_empty_cells_are_refused(tmp_path, capsys) -> None:
+    status, out = run_cli(capsys, "converge", "--cells", "", "--out", tmp_path / "c.json")
+    assert status == 2 and "cells='' is not accepted" in out
+
+
+@pytest.mark.parametrize("switch", ["lstm:eagr:3", "LSTM:eager:3", " lstm:eager:3",
+                                    "lstm:native:2"])
+def test_a_slowdown_typo_fails_before_anything_runs(tmp_path, monkeypatch, capsys,
+                                                    switch) -> None:
+    monkeypatch.setenv("RNNBENCH_SLOWDOWN", switch)
+    monkeypatch.setattr("rnnbench.commands.gate.run_suite", pytest.fail)
+    monkeypatch.setattr("rnnbench.commands.gate.this_machine", lambda: {})
+    base = write(tmp_path / "b.json", suite())
+    status, out = run_cli(capsys, "gate", base, tmp_path / "now.json", "--run")
+    assert status == 2 and "RNNBENCH_SLOWDOWN" in out and "eager" in out and "gru" in out, out
+
+
+def test_a_cell_slowdown_slows_both_directions(monkeypatch) -> None:
+    from rnnbench.bench import slowdown
+
+    monkeypatch.setenv(slowdown.ENV, "lstm:eager:3")
+    assert slowdown.factor("bilstm", "eager") == slowdown.factor("lstm", "eager") == 3
+    assert slowdown.factor("bigru", "eager") == 1

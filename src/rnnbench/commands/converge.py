@@ -159,7 +159,7 @@ def environment(device: torch.device, flush_denormal: bool) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     check_choice("task", args.task, DEFAULTS)
     default_cells, default_seeds, _ = DEFAULTS[args.task]
-    cells = _cells(args.cells or default_cells)
+    cells = _cells(default_cells if args.cells is None else args.cells)
     seeds = default_seeds if args.seeds is None else args.seeds
     check_positive("seeds", seeds)
     check_positive("epochs", args.epochs)
