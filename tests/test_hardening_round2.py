@@ -245,3 +245,81 @@ def test_a_cell_slowdown_slows_both_directions(monkeypatch) -> None:
     monkeypatch.setenv(slowdown.ENV, "lstm:eager:3")
     assert slowdown.factor("bilstm", "eager") == slowdown.factor("lstm", "eager") == 3
     assert slowdown.factor("bigru", "eager") == 1
+
+
+def _fake_worker(side: str, script: str):
+    from rnnbench.gate import ab
+
+    worker = ab.Worker.__new__(ab.Worker)
+    worker.side = side
+    worker.process = subprocess.Popen([sys.executable, "-c", script], text=True, bufsize=1,
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    return worker
+
+
+def test_a_hung_ab_worker_is_exit_2_naming_side_and_step(monkeypatch) -> None:
+    from rnnbench.gate import ab
+
+    monkeypatch.setattr(ab, "STEP_TIMEOUT_S", 0.5)
+    worker = _fake_worker("baseline", "import time; time.sleep(60)")
+    start = time.monotonic()
+    with pytest.raises(ab.UnusableInput, match=r"baseline side's worker did not answer 'load' "
+                       r"of lstm-x within 0\.5 s"):
+        worker.ask("load", "lstm-x")
+    assert time.monotonic() - start < 10
+    worker.close()
+
+
+def test_a_hung_import_check_is_exit_2_naming_side_and_step(tmp_path, monkeypatch) -> None:
+    from rnnbench.gate import ab
+
+    (tmp_path / "src" / "rnnbench" / "bench").mkdir(parents=True)
+    (tmp_path / "benchmarks").mkdir()
+    (tmp_path / "src" / "rnnbench" / "__init__.py").write_text("import time\ntime.sleep(60)\n")
+    monkeypatch.setattr(ab, "STEP_TIMEOUT_S", 1.0)
+    with pytest.raises(ab.UnusableInput, match="the baseline side did not finish the import "
+                       "check within 1 s"):
+        ab.check_builds(tmp_path, "0" * 40)
+
+
+def test_an_ab_worker_that_prints_is_a_clear_error() -> None:
+    from rnnbench.gate import ab
+
+    worker = _fake_worker("baseline", "print('hello from the tree'); import time; time.sleep(5)")
+    with pytest.raises(ab.UnusableInput, match="answered 'hello from the tree' instead of JSON"):
+        worker.ask("load", "lstm-x")
+    worker.close()
+
+
+def test_a_tree_that_prints_at_import_still_answers_and_ctrl_c_is_quiet(tmp_path) -> None:
+    import shutil
+
+    from rnnbench.bench import grid
+    from rnnbench.gate import ab
+
+    source = Path(ab.__file__).parents[1]
+    shutil.copytree(source, tmp_path / "src" / "rnnbench",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    init = tmp_path / "src" / "rnnbench" / "__init__.py"
+    init.write_text(init.read_text() + "\nprint('imported')\n")
+    worker = ab.Worker("baseline", tmp_path, dict(os.environ), 1)
+    case = grid.cases("quick", ["cpu"])[0].id
+    assert worker.ask("load", case)["ok"] is True
+    worker.process.send_signal(signal.SIGINT)  # Ctrl-C reaches the workers too
+    assert worker.process.wait(30) == 130
+    worker.close()
+
+
+def test_ab_worker_ctrl_c_prints_no_traceback() -> None:
+    from rnnbench.gate import ab
+
+    script = Path(ab.__file__).with_name("worker.py")
+    process = subprocess.Popen([sys.executable, str(script), "1"], text=True,
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    process.stdin.write('{"op": "load", "case": "nothing"}\n')
+    process.stdin.flush()
+    assert "not a case of this tree" in process.stdout.readline()
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130 and "Traceback" not in err, err

@@ -20,6 +20,7 @@ import contextlib
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import statistics
@@ -41,6 +42,9 @@ from rnnbench.results import Run
 #: ``MAX_ROUNDS``.
 #: 8 rounds: the paired test's smallest one-sided p is 1/256, below the gate's alpha.
 MIN_ROUNDS, MAX_TIME, MAX_ROUNDS = 8, 1.0, 40
+#: Longest wait for one step of either side (an import check, the collection, one load, timing
+#: or description of a case), seconds: generous, so that only a hung tree hits it.
+STEP_TIMEOUT_S = 600.0
 #: Environment variables that must not reach the baseline side (the fault-injection switch).
 CURRENT_ONLY = ("RNNBENCH_SLOWDOWN",)
 
@@ -114,8 +118,8 @@ def check_builds(tree: Path, commit: str) -> None:
                 "suite can run; refresh the baseline (`rnnbench baseline refresh`)"
             )
     env = tree_env(tree, _without_switches())
-    done = subprocess.run([sys.executable, "-c", "import rnnbench, rnnbench.bench.grid"],
-                          cwd=tree, env=env, capture_output=True, text=True, check=False)
+    done = _run([sys.executable, "-c", "import rnnbench, rnnbench.bench.grid"], tree, env,
+                "baseline", "the import check")
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
         raise UnusableInput(
@@ -126,14 +130,27 @@ def check_builds(tree: Path, commit: str) -> None:
 
 def collect(pytest_args: str, tree: Path) -> list[str]:
     """The case ids the suite of ``tree`` would run with these arguments, in suite order."""
-    done = subprocess.run([*suite_command(None, pytest_args), "--collect-only"], cwd=tree,
-                          env=tree_env(tree), capture_output=True, text=True, check=False)
+    done = _run([*suite_command(None, pytest_args), "--collect-only"], tree, tree_env(tree),
+                "current", "collecting the suite")
     ids = re.findall(r"^\S+::\S+\[(.+)\]$", done.stdout, flags=re.MULTILINE)
     if done.returncode != 0 or not ids:
         tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-5:])
         raise UnusableInput(f"collecting the suite failed (pytest exit {done.returncode}):\n"
                             f"{tail}")
     return ids
+
+
+def _run(command: list[str], cwd: Path, env: dict[str, str], side: str,
+         step: str) -> subprocess.CompletedProcess[str]:
+    """``command``'s output, or :class:`UnusableInput` naming the side and step when it takes
+    longer than :data:`STEP_TIMEOUT_S`."""
+    try:
+        return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True,
+                              check=False, timeout=STEP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise UnusableInput(f"the {side} side did not finish {step} within {STEP_TIMEOUT_S:g} "
+                            "s: its tree hangs; fix it, or judge against another commit "
+                            "(--against REV)") from None
 
 
 def shapes(ids: Sequence[str]) -> list[list[str]]:
@@ -160,11 +177,24 @@ class Worker:
     def ask(self, op: str, case: str | None = None) -> dict[str, Any]:
         assert self.process.stdin is not None and self.process.stdout is not None
         self.process.stdin.write(json.dumps({"op": op, "case": case}) + "\n")
+        # one answer per question: nothing is left in the reader's buffer between questions
+        ready, _, _ = select.select([self.process.stdout], [], [], STEP_TIMEOUT_S)
+        if not ready:
+            self.process.kill()
+            raise UnusableInput(f"the {self.side} side's worker did not answer {op!r}"
+                                f"{f' of {case}' if case else ''} within {STEP_TIMEOUT_S:g} s: "
+                                "its workload hangs; fix that tree, or judge against another "
+                                "commit (--against REV)")
         line = self.process.stdout.readline()
         if not line:
             raise UnusableInput(f"the {self.side} side's worker stopped (exit "
                                 f"{self.process.wait()}): see its output above")
-        return json.loads(line)
+        try:
+            return json.loads(line)
+        except json.JSONDecodeError:
+            raise UnusableInput(f"the {self.side} side's worker answered {line.strip()[:80]!r} "
+                                "instead of JSON: its tree writes to the standard output "
+                                "outside Python (e.g. a C library); silence it") from None
 
     def close(self) -> None:
         """Ask the worker to quit; kill it if it has not within 30 s. Its pipes are closed."""

@@ -30,14 +30,14 @@ if __name__ == "__main__":
 
 
 def serve(threads: int) -> None:
+    answer = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
+    sys.stdout = sys.stderr  # anything the tree prints, at import too, must not corrupt answers
     import torch
 
     from rnnbench.bench.grid import cases
     from rnnbench.bench.workload import make_workload
 
     torch.set_num_threads(threads)
-    answer = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
-    sys.stdout = sys.stderr  # anything the tree prints must not corrupt the answers
     known = {case.id: case for case in cases("full")}
     loaded: dict[str, Any] = {}
     for line in sys.stdin:
@@ -90,4 +90,7 @@ def _describe(workload: Any, threads: int) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    serve(int(sys.argv[1]) if len(sys.argv) > 1 else 1)
+    try:
+        serve(int(sys.argv[1]) if len(sys.argv) > 1 else 1)
+    except KeyboardInterrupt:  # Ctrl-C reaches the whole process group: the coordinator
+        sys.exit(130)  # reports it, once
