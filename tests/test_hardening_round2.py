@@ -323,3 +323,54 @@ def test_ab_worker_ctrl_c_prints_no_traceback() -> None:
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=30)
     assert process.returncode == 130 and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("name", ["../../x", "/tmp/x", "", ".hidden", "a/b"])
+def test_a_comparison_page_stays_in_out(tmp_path, capsys, name) -> None:
+    base = write(tmp_path / "b.json", suite())
+    status, out = run_cli(capsys, "report", "--compare", base, base,
+                          "--out", tmp_path / "out", "--name", name)
+    assert status == 2 and f"--name {name!r} is not accepted" in out, out
+    assert not (tmp_path / "x.md").exists() and not Path("/tmp/x.md").exists()
+
+
+def test_writing_through_a_symlink_updates_its_target(tmp_path) -> None:
+    from rnnbench.files import write_atomic
+
+    target = write(tmp_path / "real.json", "old")
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    write_atomic(link, "new")
+    assert link.is_symlink() and target.read_text() == "new"
+
+
+def _converge_file(tmp_path: Path) -> Path:
+    out = tmp_path / "c.json"
+    assert main(["converge", "--cells", "rnn", "--seeds", "1", "--epochs", "1", "--seq-len", "5",
+                 "--steps-per-epoch", "2", "--eval-size", "8", "--hidden-size", "4",
+                 "--batch-size", "4", "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def test_a_checkpoint_that_is_a_fifo_is_refused_not_waited_on(tmp_path, capsys) -> None:
+    out = _converge_file(tmp_path)
+    checkpoint = tmp_path / "c.checkpoints" / "rnn-seed0.pt"
+    checkpoint.unlink()
+    os.mkfifo(checkpoint)
+    status, err = run_cli(capsys, "converge", "--cells", "rnn", "--seeds", "1", "--epochs", "2",
+                          "--seq-len", "5", "--steps-per-epoch", "2", "--eval-size", "8",
+                          "--hidden-size", "4", "--batch-size", "4", "--out", out, "--quiet")
+    assert status == 2 and "is not a regular file" in err, err
+
+
+def test_a_results_file_with_a_run_twice_is_refused(tmp_path, capsys) -> None:
+    import json
+
+    out = _converge_file(tmp_path)
+    document = json.loads(out.read_text())
+    document["runs"].append(document["runs"][0])
+    write(out, document)
+    status, err = run_cli(capsys, "converge", "--cells", "rnn", "--seeds", "1", "--epochs", "2",
+                          "--seq-len", "5", "--steps-per-epoch", "2", "--eval-size", "8",
+                          "--hidden-size", "4", "--batch-size", "4", "--out", out, "--quiet")
+    assert status == 2 and "runs[1] is rnn seed 0 again (as runs[0])" in err, err

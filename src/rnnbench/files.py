@@ -80,8 +80,9 @@ def _default_mode(path: Path) -> int:
 
 
 def write_atomic(path: str | os.PathLike[str], data: bytes | str) -> None:
-    """Replace ``path`` with ``data`` so that an interruption leaves the old file intact."""
-    path = Path(path)
+    """Replace ``path`` with ``data`` so that an interruption leaves the old file intact; a
+    symbolic link keeps pointing where it did, and its target gets the data."""
+    path = Path(os.path.realpath(path))
     payload = data.encode("utf-8") if isinstance(data, str) else data
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

@@ -41,6 +41,10 @@ def run(args: argparse.Namespace) -> int:
         if args.results:
             raise ValueError("--compare takes exactly two files: do not also pass RESULTS.json "
                              f"({', '.join(map(str, args.results))})")
+        if not args.name or args.name.startswith(".") or Path(args.name).name != args.name:
+            raise ValueError(f"--name {args.name!r} is not accepted: expected a plain file name "
+                             "without folders or a leading dot (the page is written into "
+                             "--out), e.g. --name compare")
         old, new = (results.load(path) for path in args.compare)
         command = (f"rnnbench report --compare {' '.join(p.as_posix() for p in args.compare)} "
                    f"--out {args.out.as_posix()}"

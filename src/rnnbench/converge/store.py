@@ -233,6 +233,8 @@ class ResultsStore:
         path = checkpoint_file(self.checkpoints, cell, seed)
         if self.restart or not path.exists():
             return None
+        if not path.is_file():  # a FIFO or a device would block torch.load forever
+            raise self.bad_checkpoint(cell, seed, "is not a regular file")
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as error:  # truncated, not a torch file, unsafe pickle, ...
@@ -269,6 +271,7 @@ def _check_document(path: Path, document: Any, advice: str) -> None:
     for key, kind in (("task", str), ("settings", dict), ("data", dict), ("runs", list)):
         if not isinstance(document.get(key), kind):
             raise bad(f"'{key}' is {type(document.get(key)).__name__}, expected {kind.__name__}")
+    seen: dict[tuple[str, int], int] = {}
     for index, run in enumerate(document["runs"]):
         where = f"runs[{index}]"
         if not isinstance(run, dict):
@@ -286,6 +289,10 @@ def _check_document(path: Path, document: Any, advice: str) -> None:
         if run["status"] == "diverged" and not (isinstance(diverged, dict) and isinstance(
                 diverged.get("epoch"), int) and not isinstance(diverged.get("epoch"), bool)):
             raise bad(f"{where} is diverged without an integer diverged.epoch")
+        first = seen.setdefault((run["cell"], run["seed"]), index)
+        if first != index:  # a resume would update one copy and keep the other
+            raise bad(f"{where} is {run['cell']} seed {run['seed']} again (as runs[{first}]): "
+                      "keep one of them")
 
 
 def aggregate(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
