@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -25,6 +26,11 @@ import torch.autograd.profiler as profiler
 
 from rnnbench import cells
 from rnnbench.bench.grid import Case
+
+#: The profiler logs two lines a call (``USDT: ... profiler_start``) that drown the suite's and
+#: the gate's output; 6 is above Kineto's highest level. Read when the first profiler starts;
+#: a level the user set is kept.
+os.environ.setdefault("KINETO_LOG_LEVEL", "6")
 
 #: ``matmul_flops`` counts ``fwdbwd`` as this multiple of ``fwd``.
 BACKWARD_FACTOR = {"fwd": 1, "fwdbwd": 3}

@@ -3,8 +3,8 @@ installed, inert in a session that collects no ``bench_case``).
 
 Options: ``--rnnbench-profile {quick,full}``, ``--rnnbench-device``/``--rnnbench-dtype``
 filters (repeatable) and ``--rnnbench-threads N`` (default: torch's own choice; recorded
-either way). Raw timings are always saved (``--benchmark-save-data``), since the regression
-gate tests significance on them.
+either way). The suite's ``addopts`` save raw timings (``--benchmark-save-data``), since the
+regression gate tests significance on them.
 
 What the terminal shows: one line per case, ``[k/N]``, its median and an estimate of the time
 left (the line starts before the case runs, so a long case is named while it runs); CUDA
@@ -33,12 +33,8 @@ from typing import Any
 
 import pytest
 
-from rnnbench.bench import grid, machine
+from rnnbench.bench import grid, machine, summary
 from rnnbench.bench.grid import Case
-
-#: The profiler's own log lines (``USDT: ... profiler_start``) drown the suite's output; 6 is
-#: above Kineto's highest level. Set before any profiler starts, kept if the user set one.
-os.environ.setdefault("KINETO_LOG_LEVEL", "6")
 
 
 @dataclass(frozen=True)
@@ -99,7 +95,6 @@ def pytest_configure(config: pytest.Config) -> None:
     threads = config.getoption("rnnbench_threads", None)
     if threads:
         torch.set_num_threads(threads)
-    config.option.benchmark_save_data = True
     _sort_by_the_shown_column(config)
     _own_words_for_warnings(config)
     reason = _no_cuda()
@@ -291,13 +286,14 @@ def _duration(seconds: float) -> str:
 
 def pytest_benchmark_update_machine_info(config: pytest.Config,
                                          machine_info: dict[str, Any]) -> None:
+    run = config.stash.get(_RUN, None)
+    if run is None or not run.cases:  # another project's benchmarks
+        return
     cpu = machine_info.get("cpu")
     cpu_model = cpu.get("brand_raw") if isinstance(cpu, dict) else None
     machine_info.update(machine.machine_info(_devices(config), cpu_model))
     machine_info["rnnbench_profile"] = config.getoption("rnnbench_profile")
-    run = config.stash.get(_RUN, None)
-    machine_info[machine.LOAD] = machine.load_info(run and run.load_start,
-                                                   machine.load_average())
+    machine_info[machine.LOAD] = machine.load_info(run.load_start, machine.load_average())
 
 
 @pytest.hookimpl(wrapper=True)
@@ -320,7 +316,9 @@ def pytest_benchmark_compare_machine_info(config: pytest.Config, benchmarksessio
 
 def pytest_benchmark_update_json(config: pytest.Config, benchmarks: Any,
                                  output_json: dict[str, Any]) -> None:
-    run = config.stash[_RUN]
+    run = config.stash.get(_RUN, None)
+    if run is None or not run.cases:  # another project's benchmarks
+        return
     output_json["rnnbench"] = {
         "profile": config.getoption("rnnbench_profile"),
         "wall_s": time.monotonic() - run.started,
@@ -428,6 +426,8 @@ def _summary(reporter: Any, config: pytest.Config, run: Run) -> None:
         warning = machine.load_warning(load)
         if warning:
             write(f"WARNING: {warning}", yellow=True, bold=True)
+        for line in summary.noise_lines(((t.case, t.median, t.iqr) for t in run.timed), load):
+            write(line, yellow=True)
     for line in run.not_collected:
         write(f"not collected: {line}")
 
