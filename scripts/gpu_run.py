@@ -1,4 +1,4 @@
-"""The prepared GPU run (issue 14): everything a lent H100/H200 should measure, in one go.
+"""The prepared GPU run everything a lent H100/H200 should measure, in one go.
 
     python3 scripts/gpu_run.py OUT [--imdb ARCHIVE] [--budget SECONDS] [--commit SHA]
     python3 scripts/gpu_run.py OUT --dry-run      # tiny sizes on the CPU (tests/test_gpu_run.py)
@@ -13,7 +13,7 @@ slow or failing phase costs only its own results (each phase's output goes to OU
    T100 B64 I=H=512 for every impl), all impls but ``compiled``;
 4. the CUDA-graph experiment (``scripts/cuda_graphs.py``);
 5. IMDB at the article's configuration, LSTM, GRU, BiLSTM and the LSTM with forget-gate
-   bias 1 (a control, issue 13), 20 epochs, 3 seeds, three runs at a time (seed 0 of every
+   bias 1 (a control), 20 epochs, 3 seeds, three runs at a time (seed 0 of every
    cell first), resumable and rewritten after every epoch;
 6. the ``compiled`` impl's benchmark cases with whatever time is left;
 7. the bundle: ``gpu-quick.json`` (3 and 6 merged), at most 8 files in OUT.

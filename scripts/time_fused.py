@@ -1,4 +1,4 @@
-"""Times the custom implementations against native, interleaved in one process (issue 15).
+"""Times the custom implementations against native, interleaved in one process.
 
 Not a test and not the benchmark suite: a quick, fair look at one question, *how close does
 each implementation come to native?* Every round runs every (shape, impl) once, in turn, so

@@ -1,4 +1,4 @@
-"""Issue 10, the CLI's error policy: exit 0 ok, 1 only a verdict, 2 unusable input, 130 Ctrl-C,
+"""The CLI's error policy: exit 0 ok, 1 only a verdict, 2 unusable input, 130 Ctrl-C,
 141 a closed pipe; never a traceback unless ``rnnbench --debug``."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 10, ``rnnbench converge``: diverged runs, corrupt state, unwritable outputs, a shared
+"""``rnnbench converge`` hardened: diverged runs, corrupt state, unwritable outputs, a shared
 ``--out``, resume semantics and the ``--data`` checks. Each test reproduces one item."""
 
 from __future__ import annotations

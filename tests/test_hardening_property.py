@@ -1,4 +1,4 @@
-"""Issue 10, property: ``report``, ``targets`` and ``gate`` fed arbitrary bytes or arbitrary JSON
+"""Property: ``report``, ``targets`` and ``gate`` fed arbitrary bytes or arbitrary JSON
 (plain, or shaped like the files they read) exit with a code of the policy and a message,
 never a traceback."""
 

@@ -332,7 +332,7 @@ CELLS: dict[str, Cell] = {cell.name: cell for cell in (
          layout=functools.partial(input_only_shapes, 3),
          size=functools.partial(input_only_count, 3), colour="#bcbd22"),
 )}
-#: Issue 13's control: the LSTM with its forget-gate bias initialised to 1.
+#: A control for the article's IMDB table: the LSTM with its forget-gate bias initialised to 1.
 CELLS["lstmfb"] = dataclasses.replace(
     CELLS["lstm"], name="lstmfb", title="LSTM (forget bias 1)",
     equations="the LSTM, its forget-gate bias initialised to 1",

@@ -20,7 +20,7 @@ The maths is the one of :mod:`rnnbench.cells` (LSTM gates ``i, f, g, o``; GRU ga
 with ``b_hn`` inside the reset product), derived by hand below; ``tests/test_fused.py``
 checks it with ``torch.autograd.gradcheck`` and against ``nn.LSTM`` / ``nn.GRU`` in float64.
 
-Tried and not kept, as they measured no faster here (AMD EPYC, AVX2, 1 thread; issue 15):
+Tried and not kept, as they measured no faster here (AMD EPYC, AVX2, 1 thread):
 MKL's packed GEMM (``torch.ops.mkl._mkl_linear``) and oneDNN's ``_linear_pointwise`` for the
 recurrent matmul (slower than ``addmm`` at B=8 and B=64); for the LSTM, one copy of ``gi`` to
 add each step's matmul to in place (a large copy costs more than ``addmm``'s small one per

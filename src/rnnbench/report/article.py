@@ -149,7 +149,7 @@ def section() -> str:
 
 
 def imdb_table(conv: Convergence) -> str:
-    """Issue 13's table: per cell, mean ± sample std over seeds, beside the article's."""
+    """The article's IMDB table: per cell, mean ± sample std over seeds, beside the article's."""
     rows = []
     for cell in sorted({t.cell for t in conv.runs}, key=order):
         runs, counted = [t for t in conv.runs if t.cell == cell], conv.counted(cell)
