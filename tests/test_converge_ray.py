@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from functools import cache
@@ -110,12 +111,22 @@ INTERRUPT_SCRIPT = textwrap.dedent("""
 
 
 def _in_namespace(script: str, tmp_path: Path, *args: str, timeout: float) -> dict:
-    """Run ``script`` in a new network namespace with only loopback up; its JSON report."""
+    """Run ``script`` in a new network namespace with only loopback up; its JSON report.
+
+    Ray's files go to a private folder (``RAY_TMPDIR``; short, as it holds Unix sockets), so
+    that no other ``ray.init()`` on this machine finds the test's cluster as the latest one.
+    """
     path = tmp_path / "script.py"
     path.write_text(script)
     command = " ".join(["ip link set lo up &&", sys.executable, str(path), *args])
-    done = subprocess.run(["unshare", "-n", "sh", "-c", command], capture_output=True,
-                          text=True, timeout=timeout, check=False, cwd=tmp_path)
+    private = tempfile.mkdtemp(prefix="rnnbench-ray-")
+    try:
+        done = subprocess.run(["unshare", "-n", "sh", "-c", command], capture_output=True,
+                              text=True, timeout=timeout, check=False, cwd=tmp_path,
+                              env={**{k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"},
+                                   "RAY_TMPDIR": private})
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
     assert done.returncode == 0, done.stderr[-3000:]
     return {**json.loads(done.stdout.strip().splitlines()[-1]), "log": done.stderr[-3000:]}
 

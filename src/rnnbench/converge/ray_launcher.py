@@ -93,11 +93,15 @@ def check_address(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
 
 
 def connect(ray: Any, address: str | None) -> None:
-    """Join the cluster at ``address`` (or ``$RAY_ADDRESS``); without one, start a local Ray."""
+    """Join the cluster at ``address`` (or ``$RAY_ADDRESS``); without one, start a local Ray.
+
+    Started explicitly (``"local"``): left to itself, ``ray.init()`` joins the cluster last
+    started on this machine, and waits forever if that one is gone or unreachable.
+    """
     address = address or os.environ.get("RAY_ADDRESS") or None
     if address:
         check_address(address)
-    ray.init(address=address, logging_level="warning", include_dashboard=False)
+    ray.init(address=address or "local", logging_level="warning", include_dashboard=False)
 
 
 def _attempt(train: Train, argv: list[str], log: str) -> str | None:
