@@ -24,6 +24,7 @@ import pytest
 from rnnbench.cli import main
 from rnnbench.commands.converge import run_job
 from rnnbench.converge import ray_launcher
+from rnnbench.converge.workers import Job
 
 #: A grid of 4 short adding-task runs (2 cells x 2 seeds), each a few seconds.
 GRID = ["--task", "adding", "--cells", "lstm,gru", "--seeds", "2", "--epochs", "8",
@@ -87,26 +88,31 @@ CLUSTER_SCRIPT = textwrap.dedent("""
     print(json.dumps({"exit": code, "victim": victim, "attempts": attempts}))
 """)
 
-#: Runs in the namespace: the grid on a Ray this driver starts itself (no address), Ctrl-C
-#: once any run has finished 2 epochs. Prints {"exit", "epochs"} as its last line.
-INTERRUPT_SCRIPT = textwrap.dedent("""
+#: Runs in the namespace: ``converge --launcher ray`` on a Ray the driver starts itself (no
+#: address); with STOP > 0, Ctrl-C once a run has finished STOP epochs. Prints {"exit",
+#: "epochs" (per run, in --out), "attempts" (per run)} as its last line.
+DRIVER_SCRIPT = textwrap.dedent("""
     import json, signal, subprocess, sys, time
     from pathlib import Path
 
-    out, argv = Path(sys.argv[1]), sys.argv[2:]
+    out, stop, argv = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
     storage = out.with_name(out.stem + ".storage")
     driver = subprocess.Popen([sys.executable, "-m", "rnnbench", "converge", *argv,
                                "--launcher", "ray", "--out", str(out), "--quiet"])
     def most():
         runs = [json.loads(f.read_text())["runs"][0] for f in storage.glob("*.json")]
         return max((len(r["epochs"]) for r in runs), default=0)
-    while driver.poll() is None and most() < 2:
+    while stop and driver.poll() is None and most() < stop:
         time.sleep(0.05)
-    driver.send_signal(signal.SIGINT)
-    code = driver.wait(timeout=60)
+    if stop:
+        driver.send_signal(signal.SIGINT)
+    code = driver.wait(timeout=90)
     document = json.loads(out.read_text()) if out.exists() else {"runs": []}
-    print(json.dumps({"exit": code, "epochs": {f"{r['cell']}-seed{r['seed']}": len(r["epochs"])
-                                               for r in document["runs"]}}))
+    print(json.dumps({"exit": code,
+                      "epochs": {f"{r['cell']}-seed{r['seed']}": len(r["epochs"])
+                                 for r in document["runs"]},
+                      "attempts": {log.stem: len(log.read_text().splitlines())
+                                   for log in storage.glob("*.attempts")}}))
 """)
 
 
@@ -160,7 +166,7 @@ def test_ray_cluster_survives_a_killed_node_with_identical_results(tmp_path: Pat
 @pytest.mark.ray
 @needs_cluster
 def test_ray_interrupt_keeps_finished_epochs_and_exits_130(tmp_path: Path) -> None:
-    report = _in_namespace(INTERRUPT_SCRIPT, tmp_path, str(tmp_path / "ray.json"), *GRID,
+    report = _in_namespace(DRIVER_SCRIPT, tmp_path, str(tmp_path / "ray.json"), "2", *GRID,
                            timeout=100)
     assert report["exit"] == 130, report["log"]
     assert max(report["epochs"].values()) >= 2
@@ -168,6 +174,20 @@ def test_ray_interrupt_keeps_finished_epochs_and_exits_130(tmp_path: Path) -> No
     local = _local(tmp_path)
     curves = _curves(tmp_path / "ray.json")
     assert all(curve == local[run][:len(curve)] for run, curve in curves.items())
+
+
+@pytest.mark.ray
+@needs_cluster
+def test_ray_run_failing_for_its_own_reason_is_not_retried_and_exits_2(tmp_path: Path) -> None:
+    broken = tmp_path / "ray.storage" / "checkpoints" / "lstm-seed0.pt"
+    broken.parent.mkdir(parents=True)
+    broken.write_bytes(b"not a checkpoint")  # refused by the run on its node, not the driver
+    report = _in_namespace(DRIVER_SCRIPT, tmp_path, str(tmp_path / "ray.json"), "0", *GRID,
+                           "--cells", "lstm", "--seeds", "1", timeout=100)
+    assert report["exit"] == 2
+    assert report["attempts"] == {"lstm-seed0": 1}
+    assert (f"rnnbench converge: error: lstm seed 0: checkpoint {str(broken)!r} cannot be read"
+            in report["log"])
 
 
 def test_ray_missing_exits_2_with_the_install_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -225,3 +245,19 @@ def test_a_run_failing_for_its_own_reason_returns_its_message(tmp_path: Path) ->
 def test_check_address_refuses_a_malformed_address() -> None:
     with pytest.raises(ValueError, match="expected HOST:PORT of the Ray head"):
         ray_launcher.check_address("head-without-port")
+
+
+def test_the_driver_merges_a_run_into_an_out_that_holds_another_drivers_runs(
+        tmp_path: Path) -> None:
+    out, storage = tmp_path / "out.json", tmp_path / "out.storage"
+    short = [*GRID, "--epochs", "2", "--seeds", "1", "--quiet"]
+    assert main(["converge", *short, "--cells", "gru", "--out", str(out)]) == 0  # the other
+    job = Job("lstm", 0)
+    assert main(["converge", *short, "--cells", "lstm", "--job", "lstm:0",
+                 "--out", str(ray_launcher.run_file(storage, job)),
+                 "--checkpoints", str(ray_launcher.checkpoints(storage))]) == 0  # the task
+    merger = ray_launcher.Merger(out, storage, [job], epochs=2)
+    assert merger.poll() == 2
+    merged, task = _curves(out), _curves(ray_launcher.run_file(storage, job))
+    assert sorted(merged) == ["gru-seed0", "lstm-seed0"]  # the other driver's run is kept
+    assert merged["lstm-seed0"] == task["lstm-seed0"] and len(task["lstm-seed0"]) == 2
