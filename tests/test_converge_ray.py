@@ -256,8 +256,9 @@ def test_the_driver_merges_a_run_into_an_out_that_holds_another_drivers_runs(
     assert main(["converge", *short, "--cells", "lstm", "--job", "lstm:0",
                  "--out", str(ray_launcher.run_file(storage, job)),
                  "--checkpoints", str(ray_launcher.checkpoints(storage))]) == 0  # the task
-    merger = ray_launcher.Merger(out, storage, [job], epochs=2)
-    assert merger.poll() == 2
+    settings = json.loads(out.read_text())["settings"]
+    assert ray_launcher.Merger(out, storage, [job], 2, "copy", settings).poll() == 0  # not ours
+    assert ray_launcher.Merger(out, storage, [job], 2, "adding", settings).poll() == 2
     merged, task = _curves(out), _curves(ray_launcher.run_file(storage, job))
     assert sorted(merged) == ["gru-seed0", "lstm-seed0"]  # the other driver's run is kept
     assert merged["lstm-seed0"] == task["lstm-seed0"] and len(task["lstm-seed0"]) == 2

@@ -242,8 +242,10 @@ def _on_ray(args: argparse.Namespace, cells: list[str], seeds: int) -> int:
                 "--out", str(ray_launcher.run_file(storage, job)),
                 "--checkpoints", str(ray_launcher.checkpoints(storage))]
 
-    status = ray_launcher.run_all(run_job, job_argv, all_jobs, args.epochs, threads, out,
-                                  storage, args.address, args.quiet)
+    merger = ray_launcher.Merger(out, storage, all_jobs, args.epochs, args.task,
+                                 dataclasses.asdict(experiment.settings))
+    status = ray_launcher.run_all(run_job, job_argv, all_jobs, merger, threads, args.address,
+                                  args.quiet)
     if status == 0 and out.exists():
         print(table(read_json(out, "results file")))
     return status

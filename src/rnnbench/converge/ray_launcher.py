@@ -16,6 +16,7 @@ it once the other runs are done. Ray is imported here only, and only when this l
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import signal
@@ -115,10 +116,16 @@ def _attempt(train: Train, argv: list[str], log: str) -> str | None:
 
 
 class Merger:
-    """Copies the runs' finished epochs from the storage into ``--out``."""
+    """Copies the runs' finished epochs from the storage into ``--out``.
 
-    def __init__(self, out: Path, storage: Path, jobs: Sequence[Job], epochs: int) -> None:
+    Only run files of this task and these settings: a stale one (other settings, no
+    ``--restart``) is refused by its own run, which says so, and never reaches ``--out``.
+    """
+
+    def __init__(self, out: Path, storage: Path, jobs: Sequence[Job], epochs: int,
+                 task: str, settings: dict[str, Any]) -> None:
         self.out, self.storage, self.jobs, self.epochs = out, storage, jobs, epochs
+        self.identity = json.loads(json.dumps({"task": task, "settings": settings}))
         self.store: ResultsStore | None = None
         self.seen: dict[Job, tuple[int, str]] = {}
 
@@ -147,7 +154,10 @@ class Merger:
             document = read_json(run_file(self.storage, job), "results file")
         except BadFile:  # not there yet (a task's own store refuses a broken one)
             return {}, None
-        runs = document.get("runs") if isinstance(document, dict) else None
+        if not isinstance(document, dict) or any(document.get(key) != value
+                                                 for key, value in self.identity.items()):
+            return {}, None
+        runs = document.get("runs")
         return document, next((r for r in runs or [] if isinstance(r, dict)
                                and (r.get("cell"), r.get("seed")) == (job.cell, job.seed)), None)
 
@@ -162,23 +172,22 @@ class Merger:
 
 
 def run_all(train: Train, job_argv: Callable[[Job], list[str]], all_jobs: Sequence[Job],
-            epochs: int, threads: int, out: Path, storage: Path, address: str | None,
-            quiet: bool = False) -> int:
-    """Runs every job as a Ray task and merges its epochs into ``out``; 0, or 130 on Ctrl-C.
+            merger: Merger, threads: int, address: str | None, quiet: bool = False) -> int:
+    """Runs every job as a Ray task and merges its epochs (``merger``); 0, or 130 on Ctrl-C.
 
     A run that failed for its own reason, or lost its worker more than :data:`MAX_RETRIES`
     times, raises ``ValueError`` naming it once all runs are over. Ctrl-C (or SIGTERM) cancels
-    the tasks; each run keeps its last finished epoch, merged into ``out`` before returning.
+    the tasks; each run keeps its last finished epoch, merged before returning.
     """
     ray = import_ray()
     connect(ray, address)
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)  # as Ctrl-C
-    merger = Merger(out, storage, all_jobs, epochs)
     task = ray.remote(_attempt).options(num_cpus=threads, max_retries=MAX_RETRIES,
                                         retry_exceptions=False)
     pending: dict[Any, Job] = {}
     failed: list[str] = []
-    bar = tqdm(total=len(all_jobs) * epochs, unit="epoch", desc="converge",
+    storage = merger.storage
+    bar = tqdm(total=len(all_jobs) * merger.epochs, unit="epoch", desc="converge",
                disable=quiet or not sys.stderr.isatty())  # a log gets a line per run instead
     try:
         for job in all_jobs:
