@@ -102,7 +102,9 @@ def connect(ray: Any, address: str | None) -> None:
     address = address or os.environ.get("RAY_ADDRESS") or None
     if address:
         check_address(address)
-    ray.init(address=address or "local", logging_level="warning", include_dashboard=False)
+        ray.init(address=address, logging_level="warning")
+    else:
+        ray.init(address="local", logging_level="warning", include_dashboard=False)
 
 
 def _attempt(train: Train, argv: list[str], log: str) -> str | None:
