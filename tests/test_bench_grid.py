@@ -81,7 +81,7 @@ def test_filters_select_devices_and_dtypes() -> None:
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({"profile": "huge"}, "profile='huge' is not accepted: expected one of 'quick', 'full'"),
+    ({"profile": "huge"}, "profile='huge' is not accepted: expected one of 'quick', 'ci', 'full'"),
     ({"devices": ["tpu"]}, "device='tpu' is not accepted: expected one of 'cpu', 'cuda'"),
     ({"dtypes": ["f64"]}, "dtype='f64' is not accepted: expected one of 'f32', 'bf16', 'f16'"),
 ])

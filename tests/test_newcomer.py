@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from rnnbench.bench.grid import Case
 REPO = Path(__file__).resolve().parents[1]
 NATIVE = "lstm-native-cpu-f32-I256-H128-L1-T100-B8-fwdbwd"
 EAGER = "lstm-eager-cpu-f32-I256-H128-L1-T100-B8-fwdbwd"
+PYTEST_BENCHMARK = tuple(int(part) for part in version("pytest-benchmark").split(".")[:2])
 #: Few, short rounds: these tests check what is printed, not the timings.
 QUICK_TIMING = ("--benchmark-min-rounds=2", "--benchmark-max-time=0.05")
 
@@ -138,6 +140,10 @@ def test_each_case_gets_one_progress_line_with_an_estimate(tmp_path: Path) -> No
 def test_json_into_a_missing_folder_is_created_before_timing(tmp_path: Path) -> None:
     target = tmp_path / "new" / "run.json"
     result = bench("-k", NATIVE, *QUICK_TIMING, f"--benchmark-json={target}", storage=tmp_path)
+    if PYTEST_BENCHMARK < (5, 3):  # argparse opens the file while it reads the option
+        assert result.returncode == pytest.ExitCode.USAGE_ERROR
+        assert "--benchmark-json: can't open" in result.stderr and NATIVE not in result.stdout
+        return
     assert result.returncode == 0, output(result)
     assert json.loads(target.read_text())["benchmarks"]
 
@@ -147,7 +153,7 @@ def test_compare_fail_ends_with_the_summary_and_exit_1(tmp_path: Path,
     selection = ("-k", EAGER, *QUICK_TIMING)
     assert bench(*selection, "--benchmark-autosave", storage=tmp_path).returncode == 0
     monkeypatch.setenv("RNNBENCH_SLOWDOWN", "lstm:eager:4")
-    result = bench(*selection, "--benchmark-compare", "--benchmark-compare-fail=median:50%",
+    result = bench(*selection, "--benchmark-compare", "--benchmark-compare-fail=median:10%",
                    storage=tmp_path)
     text = result.stdout + result.stderr
     assert result.returncode == 1, text

@@ -187,7 +187,7 @@ def not_collected(config: pytest.Config, what: str) -> None:
 
 def _progress_wanted(config: pytest.Config) -> bool:
     """One line per case replaces pytest's dots when timing without -v."""
-    return config.get_verbosity() <= 0 and not config.getoption("benchmark_disable", False)
+    return config.getoption("verbose") <= 0 and not config.getoption("benchmark_disable", False)
 
 
 #: T*B*layers*directions of a case that takes about ten times a short one on a small CPU:
@@ -287,7 +287,7 @@ def _duration(seconds: float) -> str:
 def pytest_benchmark_update_machine_info(config: pytest.Config,
                                          machine_info: dict[str, Any]) -> None:
     run = config.stash.get(_RUN, None)
-    if run is None or not run.cases:  # another project's benchmarks
+    if run is None:
         return
     cpu = machine_info.get("cpu")
     cpu_model = cpu.get("brand_raw") if isinstance(cpu, dict) else None
