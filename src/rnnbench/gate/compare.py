@@ -96,7 +96,16 @@ def _timed(run: Run) -> Run:
                 f"{where} has {len(result.data)} timing round(s), fewer than {MIN_ROUNDS}: no "
                 "significance test can pass on so few; measure again with pytest-benchmark's "
                 f"defaults (--benchmark-min-rounds={MIN_ROUNDS} or more)")
+        low, high = PLAUSIBLE_S
+        if not all(low <= seconds <= high for seconds in result.data):
+            raise UnusableInput(
+                f"{where} has a round of {min(result.data):.3g} s or {max(result.data):.3g} s, "
+                f"outside {low:g}-{high:g} s: no call of a case takes that long or that "
+                "little; the file was edited or broken, measure it again")
     return run
+
+#: The round timings a call can take, seconds; outside them ratios would overflow a float.
+PLAUSIBLE_S = (1e-9, 1e6)
 
 #: ``extra_info`` keys whose difference between the runs is worth a note.
 NOTED_INFO = ("torch", "python")
