@@ -183,7 +183,11 @@ def run_all(train: Train, job_argv: Callable[[Job], list[str]], all_jobs: Sequen
     """
     ray = import_ray()
     connect(ray, address)
-    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)  # as Ctrl-C
+    # Ctrl-C and SIGTERM only set a flag that the loop reads: raised inside ray.wait, a
+    # KeyboardInterrupt can be lost in Ray's own code, and the run would end as if finished.
+    stop: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, frame: stop.append(signum))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
     task = ray.remote(_attempt).options(num_cpus=threads, max_retries=MAX_RETRIES,
                                         retry_exceptions=False)
     pending: dict[Any, Job] = {}
@@ -195,7 +199,7 @@ def run_all(train: Train, job_argv: Callable[[Job], list[str]], all_jobs: Sequen
         for job in all_jobs:
             attempts_file(storage, job).unlink(missing_ok=True)
             pending[task.remote(train, job_argv(job), str(attempts_file(storage, job)))] = job
-        while pending:
+        while pending and not stop:
             ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=POLL_S)
             for ref in ready:
                 job = pending.pop(ref)
@@ -206,6 +210,8 @@ def run_all(train: Train, job_argv: Callable[[Job], list[str]], all_jobs: Sequen
                     bar.write(f"converge: {job.cell} seed {job.seed} "
                               + (f"failed: {why}" if why else "finished"), file=sys.stderr)
             _progress(bar, merger.poll(), storage, all_jobs, pending.values())
+        if stop:
+            raise KeyboardInterrupt
         _progress(bar, merger.poll(), storage, all_jobs, ())
     except KeyboardInterrupt:
         _cancel(ray, pending)
@@ -216,7 +222,8 @@ def run_all(train: Train, job_argv: Callable[[Job], list[str]], all_jobs: Sequen
         raise
     finally:
         bar.close()
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         ray.shutdown()
     if failed:
         raise ValueError("; ".join(failed))
