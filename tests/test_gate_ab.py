@@ -60,7 +60,7 @@ def test_a_baseline_from_another_cpu_model_triggers_ab_mode(xeon_baseline, tmp_p
     assert "CPU model: baseline 'Intel(R) Xeon(R) Processor', here 'AMD EPYC'" in out
     assert "measured with uncommitted changes" in out
     commit = load_run(xeon_baseline).commit
-    assert measured == [(commit, CPU_ARGS, ())]
+    assert measured == [(commit, f"{CPU_ARGS} --rnnbench-profile=quick", ())]
     assert load_run(current).by_name().keys() == {"lstm-native", "lstm-eager"}
     assert "Fails at ratio >= 1.05" in out  # the A/B threshold
 
@@ -150,12 +150,15 @@ class FakeWorker:
 
     calls: ClassVar[list[tuple[str, str, str | None, str | None]]] = []
     refuse: ClassVar[set[tuple[str, str]]] = set()
+    started: ClassVar[list[FakeWorker]] = []
 
     def __init__(self, side: str, tree: Path, env: dict, threads: int) -> None:
-        self.side, self.switch = side, env.get(SLOWDOWN_ENV)
+        self.side, self.switch, self.timed = side, env.get(SLOWDOWN_ENV), 0
+        FakeWorker.started.append(self)
 
     def ask(self, op: str, case: str | None = None) -> dict:
         FakeWorker.calls.append((self.side, op, case, self.switch))
+        self.timed += op == "time"
         if op == "load" and (self.side, case) in FakeWorker.refuse:
             return {"ok": False, "error": "ImplUnavailable: not here"}
         if op == "describe":
@@ -172,7 +175,7 @@ def test_both_sides_are_timed_in_lockstep_and_the_switch_stays_on_the_current_si
         tmp_path, monkeypatch) -> None:
     native, eager, fused = (f"lstm-{impl}-cpu-f32-I256-H128-L1-T100-B64-fwdbwd"
                             for impl in ("native", "eager", "fused"))
-    FakeWorker.calls, FakeWorker.refuse = [], {("baseline", fused)}
+    FakeWorker.calls, FakeWorker.refuse, FakeWorker.started = [], {("baseline", fused)}, []
     monkeypatch.setenv(SLOWDOWN_ENV, "lstm:eager:1.5")
     monkeypatch.setattr("rnnbench.gate.ab.Worker", FakeWorker)
     ids = [native, eager, fused]
@@ -188,6 +191,11 @@ def test_both_sides_are_timed_in_lockstep_and_the_switch_stays_on_the_current_si
     assert sorted(pair.current.by_name()) == sorted(ids)
     assert sorted(pair.baseline.by_name()) == [eager, native]
     assert all(len(r.data) == ab.MIN_ROUNDS for r in pair.current.cases)
+    # each side's worker processes take turns, round by round
+    assert sorted(w.side for w in FakeWorker.started) == sorted(
+        ["baseline", "current"] * ab.WORKERS_PER_SIDE)
+    assert [w.timed for w in FakeWorker.started] == [2 * ab.MIN_ROUNDS // ab.WORKERS_PER_SIDE] * (
+        ab.WORKERS_PER_SIDE) + [3 * ab.MIN_ROUNDS // ab.WORKERS_PER_SIDE] * ab.WORKERS_PER_SIDE
 
 
 def test_a_case_the_current_tree_cannot_run_is_unusable(tmp_path, monkeypatch) -> None:

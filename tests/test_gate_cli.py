@@ -101,7 +101,8 @@ def test_refresh_without_a_result_runs_the_suite_and_keeps_the_baseline_if_it_fa
                           "--pytest-args=-k lstm")
     assert status == 2 and "pytest exit 3: internal error" in out and "left as it was" in out
     assert target.read_bytes() == before
-    assert "--rnnbench-profile=quick" in commands[0] and commands[0][-2:] == ["-k", "lstm"]
+    # the profile of the baseline it replaces
+    assert commands[0][-3:] == ["-k", "lstm", "--rnnbench-profile=quick"]
     assert any(arg.startswith("--benchmark-json=") for arg in commands[0])
 
 
@@ -119,7 +120,7 @@ def test_confirm_reruns_only_the_suspects_and_fails_when_they_reproduce(tmp_path
     monkeypatch.setattr("rnnbench.commands.gate.run_suite", fake_suite)
     status, out = run_cli(capsys, "gate", base, now, "--confirm", "2", "--pytest-args=-x")
     assert status == 1 and "reproduced in all 3 runs" in out
-    assert asked == [("-x", ("lstm-eager", "lstm-native"))] * 2
+    assert asked == [("-x --rnnbench-profile=quick", ("lstm-eager", "lstm-native"))] * 2
 
 
 def test_confirm_stops_when_the_rerun_is_clean(tmp_path, monkeypatch, capsys) -> None:
@@ -193,7 +194,8 @@ def test_run_measures_current_first_with_the_cpu_settings(tmp_path, monkeypatch,
     monkeypatch.setattr("rnnbench.commands.gate.this_machine", lambda: load_run(base).machine)
     current = tmp_path / "current.json"
     status, out = run_cli(capsys, "gate", base, current, "--run")
-    assert status == 0 and asked == [(str(current), CPU_ARGS, ())]
+    # in the baseline's profile
+    assert status == 0 and asked == [(str(current), f"{CPU_ARGS} --rnnbench-profile=quick", ())]
     assert "mode direct: the baseline was measured on this machine" in out
     assert "--rnnbench-threads=1" in CPU_ARGS and "process_time" in CPU_ARGS
 

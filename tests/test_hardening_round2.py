@@ -220,7 +220,7 @@ def test_pytest_args_may_start_with_a_dash(tmp_path, monkeypatch, capsys) -> Non
                         lambda output, args: asked.append(args) or 5)
     run_cli(capsys, "baseline", "refresh", "--to", tmp_path / "b.json",
             "--pytest-args", "--rnnbench-device=cuda")
-    assert asked == ["--rnnbench-device=cuda"]
+    assert asked == ["--rnnbench-device=cuda --rnnbench-profile=quick"]
 
 
 def test_empty_cells_are_refused(tmp_path, capsys) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from rnnbench.files import check_output_file, write_atomic
 from rnnbench.gate.compare import UnusableInput, few, load_run
-from rnnbench.gate.rerun import CPU_ARGS, SUITE, check_pytest_args, run_suite
+from rnnbench.gate.rerun import CPU_ARGS, SUITE, check_pytest_args, run_suite, with_profile
 from rnnbench.results import Run
 
 HELP = "refresh a committed baseline (baselines/cpu-quick.json) from a run, atomically"
@@ -34,8 +34,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--to", default=str(CPU_QUICK), metavar="PATH",
                         help=f"baseline to replace (default {CPU_QUICK})")
     parser.add_argument("--pytest-args", default=CPU_ARGS, metavar="ARGS",
-                        help=f"pytest arguments for the run (default: {CPU_ARGS!r}; for a GPU "
-                        "baseline e.g. --pytest-args=--rnnbench-device=cuda)")
+                        help=f"pytest arguments for the run (default: {CPU_ARGS!r}, in the "
+                        "profile the replaced baseline holds; for a GPU baseline e.g. "
+                        "--pytest-args=--rnnbench-device=cuda)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,14 +44,22 @@ def run(args: argparse.Namespace) -> int:
     if args.result:
         return _adopt(args.result, args.to)
     check_pytest_args(args.pytest_args)
+    pytest_args = with_profile(args.pytest_args, _profile(args.to))
     with tempfile.TemporaryDirectory() as folder:
         result = Path(folder) / "run.json"
-        status = run_suite(result, args.pytest_args)
+        status = run_suite(result, pytest_args)
         if status != 0:  # pytest's status is not ours: 1 would read as a verdict
             why = _PYTEST.get(status, "")
             raise UnusableInput(f"the suite run failed (pytest exit {status}{why}); baseline "
                                 f"{args.to} left as it was: fix the run first")
         return _adopt(str(result), args.to)
+
+
+def _profile(baseline: str) -> str:
+    """The profile the baseline being replaced holds; ``quick`` for a new one."""
+    if not Path(baseline).exists():
+        return "quick"
+    return load_run(baseline, "baseline").suite.get("profile") or "quick"
 
 
 #: What pytest's exit statuses mean (https://docs.pytest.org/en/stable/reference/exit-codes.html).

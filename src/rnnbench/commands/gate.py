@@ -37,7 +37,7 @@ from rnnbench.gate.compare import (
     machine_differences,
 )
 from rnnbench.gate.report import format_text, to_dict
-from rnnbench.gate.rerun import CPU_ARGS, check_pytest_args, run_suite
+from rnnbench.gate.rerun import CPU_ARGS, check_pytest_args, run_suite, with_profile
 from rnnbench.results import Run, machine_identity
 
 HELP = ("judge a benchmark run against a baseline, measuring both on this machine when needed; "
@@ -101,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _judge(args: argparse.Namespace) -> Comparison:
     baseline = load_run(args.baseline, "baseline") if args.baseline else None
+    if baseline is not None:
+        args.pytest_args = with_profile(args.pytest_args, baseline.suite.get("profile"))
     reruns = [load_run(path, "rerun") for path in args.reruns]
     if args.against:
         commit = ab.resolve_commit(args.against, ab.repo_root())

@@ -45,6 +45,10 @@ MIN_ROUNDS, MAX_TIME, MAX_ROUNDS = 8, 1.0, 40
 #: Longest wait for one step of either side (an import check, the collection, one load, timing
 #: or description of a case), seconds: generous, so that only a hung tree hits it.
 STEP_TIMEOUT_S = 600.0
+#: Worker processes per side, taking turns round by round. One process can run every case at
+#: 0.77x the speed of another for its whole life (where its memory and threads landed), so no
+#: single process decides a side: fresh processes draw fresh luck.
+WORKERS_PER_SIDE = 2
 #: Environment variables that must not reach the baseline side (the fault-injection switch).
 CURRENT_ONLY = ("RNNBENCH_SLOWDOWN",)
 
@@ -216,13 +220,14 @@ def measure(tree: Path, commit: str, folder: Path, pytest_args: str,
     match = re.search(r"--rnnbench-threads[= ](\d+)", pytest_args)
     threads = int(match.group(1)) if match else 1
     plan = shapes(list(cases) or collect(pytest_args, here))
-    sides = {"baseline": Worker("baseline", tree, _without_switches(), threads),
-             "current": Worker("current", here, dict(os.environ), threads)}
+    sides = {side: [Worker(side, root, env, threads) for _ in range(WORKERS_PER_SIDE)]
+             for side, root, env in (("baseline", tree, _without_switches()),
+                                     ("current", here, dict(os.environ)))}
     timings: dict[str, dict[str, list[float]]] = {side: {} for side in sides}
     infos: dict[str, dict[str, dict[str, Any]]] = {side: {} for side in sides}
     try:
         for index, group in enumerate(plan, 1):
-            loaded = {side: _load(worker, group) for side, worker in sides.items()}
+            loaded = {side: _load(workers, group) for side, workers in sides.items()}
             if not loaded["current"] and not loaded["baseline"]:
                 continue
             slowest = max(max(times.values(), default=0.0) for times in loaded.values())
@@ -235,13 +240,14 @@ def measure(tree: Path, commit: str, folder: Path, pytest_args: str,
                         "current", "baseline")
                     for side in order:
                         if case in loaded[side]:
-                            seconds = sides[side].ask("time", case)["seconds"]
+                            worker = sides[side][r % WORKERS_PER_SIDE]
+                            seconds = worker.ask("time", case)["seconds"]
                             timings[side].setdefault(case, []).append(seconds)
-            for side, worker in sides.items():
+            for side, workers in sides.items():
                 for case in loaded[side]:
-                    infos[side][case] = worker.ask("describe", case)["info"]
+                    infos[side][case] = workers[0].ask("describe", case)["info"]
     finally:
-        for worker in sides.values():
+        for worker in (w for workers in sides.values() for w in workers):
             worker.close()
     import cpuinfo
 
@@ -256,15 +262,17 @@ def measure(tree: Path, commit: str, folder: Path, pytest_args: str,
     return Pair(runs["baseline"], runs["current"])
 
 
-def _load(worker: Worker, group: Sequence[str]) -> dict[str, float]:
-    """The cases of ``group`` that load on ``worker``, with one call's time each."""
-    loaded = {}
+def _load(workers: Sequence[Worker], group: Sequence[str]) -> dict[str, float]:
+    """The cases of ``group`` that load on every one of a side's ``workers``, with the longest
+    time one call took."""
+    loaded: dict[str, float] = {}
     for case in group:
-        reply = worker.ask("load", case)
-        if reply.get("ok"):
-            loaded[case] = reply["seconds"]
-        elif worker.side == "current":
-            raise UnusableInput(f"{case} does not run in the current tree: {reply['error']}")
+        replies = [worker.ask("load", case) for worker in workers]
+        failed = next((reply for reply in replies if not reply.get("ok")), None)
+        if failed is None:
+            loaded[case] = max(reply["seconds"] for reply in replies)
+        elif workers[0].side == "current":
+            raise UnusableInput(f"{case} does not run in the current tree: {failed['error']}")
     return loaded
 
 

@@ -1,7 +1,7 @@
 """Run the benchmark suite in a subprocess: to record a baseline, or to rerun suspect cases.
 
-The suite is ``pytest benchmarks`` (see ``benchmarks/conftest.py``); the quick profile is what
-the committed CPU baseline holds. pytest-benchmark writes raw timings into ``--benchmark-json``.
+The suite is ``pytest benchmarks`` (its options: :mod:`rnnbench.bench.plugin`), in the profile
+of the baseline it is compared with. pytest-benchmark writes raw timings into ``--benchmark-json``.
 """
 
 from __future__ import annotations
@@ -15,9 +15,7 @@ from pathlib import Path
 from typing import Any
 
 #: The suite as CI runs it; ``pytest_args`` add to it.
-SUITE: tuple[str, ...] = (
-    "-m", "pytest", "benchmarks", "--rnnbench-profile=quick", "-q", "-p", "no:cacheprovider",
-)
+SUITE: tuple[str, ...] = ("-m", "pytest", "benchmarks", "-q", "-p", "no:cacheprovider")
 #: How the CPU baseline and CI runs are measured on a shared machine. One thread: with two,
 #: OpenMP threads spin-wait on a busy machine and one call can take 50x its time. CPU time of
 #: the process: the time other processes hold the CPU is not counted.
@@ -32,6 +30,14 @@ def check_pytest_args(text: str) -> list[str]:
         raise ValueError(f"--pytest-args {text!r} is not accepted: it is split like a shell "
                          f"command line, and {error}; quote it so that the shell passes it "
                          "whole, e.g. --pytest-args=\"-k 'lstm and T100'\"") from None
+
+
+def with_profile(pytest_args: str, profile: object) -> str:
+    """``pytest_args`` that measure ``profile`` (a baseline's), unless they name one: a run
+    of another profile would lack the baseline's cases or hold others."""
+    if not isinstance(profile, str) or "--rnnbench-profile" in pytest_args:
+        return pytest_args
+    return f"{pytest_args} --rnnbench-profile={profile}"
 
 
 def selection(cases: Sequence[str]) -> str:
