@@ -218,3 +218,16 @@ def test_lockstep_rounds_are_judged_paired_through_a_wandering_machine() -> None
     eager = verdict(slowed, "lstm-eager")
     assert eager.regressed and eager.ratio == pytest.approx(1.1, rel=0.02)
     assert eager.test == "Wilcoxon signed-rank, paired rounds" and eager.p_slower < 0.01
+
+
+def test_paired_rounds_of_one_slow_worker_process_are_no_slowdown() -> None:
+    """Half the rounds from a process that is slow for its whole life: significantly above 1,
+    but not above the minimum effect, so no slowdown; a real 1.15x in every round is one."""
+    from rnnbench.gate import stats
+
+    baseline = [1.0] * 8
+    one_slow_process = [1.01, 1.3, 1.02, 1.32, 1.005, 1.28, 1.03, 1.31]
+    assert stats.paired_ratio(one_slow_process, baseline)[2] < 0.01
+    assert stats.paired_ratio(one_slow_process, baseline, above=1.05)[2] > 0.05
+    slower = [1.15, 1.16, 1.14, 1.17, 1.15, 1.13, 1.16, 1.15]
+    assert stats.paired_ratio(slower, baseline, above=1.05)[2] < 0.01

@@ -9,7 +9,9 @@ slower than the baseline's cancels out::
 The case regressed when BOTH hold: the effect ``ratio >= Rule.min_ratio`` (chosen from measured
 false alarms, see ``reports/gate/``), and the one-sided Mann–Whitney U test of the normalised
 raw rounds (now against base) gives ``p < Rule.alpha`` (:mod:`rnnbench.gate.stats`; rounds
-measured in lockstep, A/B mode: the paired Wilcoxon test). The effect threshold keeps drift
+measured in lockstep, A/B mode: the paired Wilcoxon test of the per-round ratios against the
+effect threshold itself, since a worker process can be slow for its whole life and its rounds
+alone would make "above 1" significant on unchanged code). The effect threshold keeps drift
 and small real changes from failing CI (with many rounds, the test alone calls every
 difference significant); the test keeps a handful of disturbed rounds from doing so. A
 bootstrap interval of the ratio is reported beside them.
@@ -286,8 +288,10 @@ def judge(key: str, baseline: Run, current: Run, rule: Rule) -> Verdict:
     series = [now.data, base.data, *((now_ref.data, base_ref.data) if now_ref and base_ref else ())]
     # Rounds measured together (A/B lockstep): judge the per-round ratios, paired.
     paired = baseline.paired and current.paired and len({len(x) for x in series}) == 1
-    ratio, interval, p_slower, p_faster = (stats.paired_ratio if paired
-                                           else stats.unpaired_ratio)(*series)
+    threshold = rule.min_ratio if now_ref else rule.raw_min_ratio
+    ratio, interval, p_slower, p_faster = (
+        stats.paired_ratio(*series, above=threshold or 1.0) if paired
+        else stats.unpaired_ratio(*series))
     lockstep = baseline.paired and current.paired  # load slows both sides alike
     unjudgeable = None if lockstep else next(
         (f"{role} {result.name}: {why}" for role, run, result in (
@@ -296,7 +300,7 @@ def judge(key: str, baseline: Run, current: Run, rule: Rule) -> Verdict:
          if result is not None and (why := run.noise(result))), None)
     return Verdict(
         case=key, reference=now_ref.name if now_ref else None,
-        threshold=rule.min_ratio if now_ref else rule.raw_min_ratio, alpha=rule.alpha,
+        threshold=threshold, alpha=rule.alpha,
         base_median=base.median, now_median=now.median, ratio=ratio, interval=interval,
         p_slower=p_slower, p_faster=p_faster, rounds=(len(base.data), len(now.data)),
         test="Wilcoxon signed-rank, paired rounds" if paired else "Mann-Whitney U",

@@ -68,7 +68,8 @@ def format_text(comparison: Comparison) -> str:
 
 def _tests(comparison: Comparison) -> str:
     tests = sorted({v.test for v in comparison.verdicts})
-    return " / ".join(t if "paired" in t else f"{t} on raw rounds" for t in tests)
+    return " / ".join(f"{t}, of the ratio against the threshold" if "paired" in t
+                      else f"{t} on raw rounds" for t in tests)
 
 
 def reasons(verdict: Verdict) -> list[str]:
