@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
-from rnnbench.bench.plugin import Timed, compare_lines, json_target, ratio_lines
+from rnnbench.bench.plugin import (
+    Timed,
+    _sort_by_the_shown_column,
+    compare_lines,
+    json_target,
+    ratio_lines,
+)
 
 
 def test_json_target_reads_a_path_and_an_open_file(tmp_path: Path) -> None:
@@ -33,3 +41,18 @@ def test_compare_lines_name_the_saved_run_and_the_change() -> None:
     head, row = compare_lines([timed("eager", 0.012), timed("native", 0.01)], [saved])
     assert "saved 2026-01-01T00:00:00 (commit abcdef0123" in head
     assert row.split() == ["lstm-eager-x", "10.00", "->", "12.00", "ms", "+20.0%"]
+
+
+def sorted_by(args: list[str], columns: list[str]) -> str:
+    options: dict[str, Any] = {"benchmark_columns": columns, "benchmark_sort": "min"}
+    config = SimpleNamespace(invocation_params=SimpleNamespace(args=args),
+                             getoption=lambda name, default=None: options.get(name, default),
+                             option=SimpleNamespace(benchmark_sort="min"))
+    _sort_by_the_shown_column(config)  # type: ignore[arg-type]
+    return config.option.benchmark_sort
+
+
+def test_tables_are_sorted_by_the_median_they_show_unless_told_otherwise() -> None:
+    assert sorted_by([], ["median", "iqr", "rounds"]) == "median"
+    assert sorted_by([], ["min", "median"]) == "min"  # min shown: pytest-benchmark's default
+    assert sorted_by(["--benchmark-sort=mean"], ["median"]) == "min"  # the user's choice stands

@@ -135,6 +135,7 @@ def test_each_case_gets_one_progress_line_with_an_estimate(tmp_path: Path) -> No
     assert " ms " in lines[0] and "left" in lines[0] and "left" not in lines[1]
     assert all(len(line) <= 100 for line in lines)
     assert output(result).count("benchmarks/test_speed.py") == 1
+    assert "USDT" not in output(result)  # the profiler's own log lines are silenced
 
 
 def test_json_into_a_missing_folder_is_created_before_timing(tmp_path: Path) -> None:
