@@ -13,6 +13,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+import torch
 from test_gate_synthetic import entry, run_cli, suite, timings, whole, write
 
 from rnnbench.cli import main
@@ -389,3 +390,19 @@ def test_absurd_timings_are_refused_not_overflowed(tmp_path, capsys, scale) -> N
                               write(tmp_path / "n.json", now), "--json", tmp_path / "v.json")
     assert status == 2 and "no call of a case takes that long or that little" in out, out
     assert not (tmp_path / "v.json").exists()
+
+
+@pytest.mark.parametrize("option", [["--seq-len", "1000000000"], ["--hidden-size", str(10**12)]])
+def test_sizes_that_cannot_fit_in_memory_are_refused_before_allocating(tmp_path, capsys,
+                                                                         option) -> None:
+    status, out = run_cli(capsys, "converge", "--task", "adding", "--cells", "lstm", *option,
+                          "--epochs", "1", "--out", tmp_path / "c.json")
+    assert status == 2 and "GiB of memory and this machine has" in out, out
+    assert not (tmp_path / "c.json").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="impl 'triton' can run here")
+def test_an_impl_that_cannot_run_here_is_unusable_input_not_a_bug(tmp_path, capsys) -> None:
+    status, out = run_cli(capsys, "converge", "--task", "adding", "--cells", "lstm", "--impl",
+                          "triton", "--epochs", "1", "--out", tmp_path / "c.json")
+    assert status == 2 and "not available" in out and "bug" not in out, out

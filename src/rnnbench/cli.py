@@ -60,6 +60,13 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _unavailable(error: Exception) -> bool:
+    """Whether ``error`` says an implementation cannot run here (e.g. Triton without CUDA)."""
+    from rnnbench.impls import ImplUnavailable  # torch is imported by then
+
+    return isinstance(error, ImplUnavailable)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in argv if a in COMMANDS), "")
@@ -85,6 +92,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _report(prefix, str(error) or type(error).__name__, debug)
         return USAGE_ERROR
     except Exception as error:  # only the gate's verdict may exit 1: anything else is exit 2
+        if _unavailable(error):  # an implementation this machine cannot run: its message says
+            _report(prefix, str(error), debug)
+            return USAGE_ERROR
         _report(prefix, f"unexpected {type(error).__name__}: {error}. This is a bug in rnnbench "
                 "(or an input it does not check yet); rerun with `rnnbench --debug ...` and "
                 "report the traceback", debug)

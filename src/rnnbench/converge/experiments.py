@@ -20,6 +20,7 @@ otherwise cost about as much as the training epoch.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,6 +114,7 @@ class ImdbExperiment:
         if not 0 < settings.val_fraction < 1:
             raise ValueError(f"val_fraction={settings.val_fraction!r} is not accepted: "
                              "expected a number strictly between 0 and 1")
+        check_memory(settings, settings.max_len, settings.embed_dim, 0, settings.vocab_size)
         self.settings, self.data_path = settings, data_path
 
     def prepare(self) -> dict[str, object]:
@@ -195,6 +197,28 @@ class ImdbExperiment:
         }
 
 
+def check_memory(settings: ImdbSettings | SyntheticSettings, length: int, features: int,
+                 held_out: int, table: int = 0) -> None:
+    """Refuse sizes whose tensors cannot fit in this machine's memory, before any is made
+    (a run would otherwise eat all of it, or die in the allocator).
+
+    A lower bound in float32 bytes: the parameters (``table`` embedding rows of ``features``,
+    and per layer and direction at most 4 gate blocks of ``H x (features + H)``, as LSTM),
+    what the backward keeps of one batch (the gates and states of every step) and the held-out
+    inputs (``held_out`` sequences of ``length`` steps of ``features``).
+    """
+    H, layers = settings.hidden_size, settings.num_layers
+    params = table * features + layers * 2 * 4 * H * (max(features, H) + H + 2)
+    activations = settings.batch_size * length * layers * 2 * 6 * H
+    needed = 4 * (params + activations + held_out * length * features)
+    available = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    if needed > available:
+        raise ValueError(
+            f"hidden_size={H}, num_layers={layers}, batch_size={settings.batch_size} at "
+            f"{length} steps are not accepted: the run needs at least {needed / 2**30:,.1f} GiB "
+            f"of memory and this machine has {available / 2**30:,.1f} GiB; choose smaller sizes")
+
+
 class SyntheticExperiment:
     """The adding problem or the copy-memory task at sequence length ``seq_len``."""
 
@@ -208,6 +232,8 @@ class SyntheticExperiment:
         _check_common(settings)
         for name in ("seq_len", "steps_per_epoch", "eval_size"):
             check_positive(name, getattr(settings, name))
+        features = 2 if task == "adding" else tasks.COPY_INPUT_CLASSES
+        check_memory(settings, settings.seq_len, features, settings.eval_size)
         self.task, self.settings = task, settings
         self._make = tasks.adding_batch if task == "adding" else tasks.copy_batch
         self._make(1, settings.seq_len, torch.Generator())  # reject a bad seq_len now
