@@ -130,34 +130,36 @@ def test_slow():
         f.write(str(os.getpid()))
     time.sleep(60)
 '''
-FAKE_OPTIONS = '''
-def pytest_addoption(parser):
-    for option in ("--rnnbench-profile", "--rnnbench-device", "--rnnbench-threads"):
-        try:
-            parser.addoption(option)
-        except ValueError:  # the installed plugin has it
-            pass
-'''
 
 
 def _terminated(argv: list[str], cwd: Path, mark: Path, env: dict[str, str]) -> tuple[int, str]:
     """``rnnbench ARGV`` in a subprocess, sent SIGTERM once ``mark`` exists."""
-    process = subprocess.Popen([sys.executable, "-m", "rnnbench", *argv], cwd=cwd, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 180
-    while not mark.exists() or not mark.read_text():
-        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
-        time.sleep(0.1)
-    process.send_signal(signal.SIGTERM)
-    out, err = process.communicate(timeout=120)
+    with subprocess.Popen([sys.executable, "-m", "rnnbench", *argv], cwd=cwd, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
+        deadline = time.monotonic() + 180
+        while not mark.exists() or not mark.read_text():
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"the suite run never started: {process.communicate()}")
+            time.sleep(0.1)
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=120)
     return process.returncode, out + err
+
+
+@pytest.fixture
+def ctrl_c_reaches_children():
+    """Children inherit an ignored SIGINT (a shell's background job has one), and Python
+    then never raises KeyboardInterrupt: give them the interactive default."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 @pytest.mark.parametrize("command", ["refresh", "gate --run"])
 def test_sigterm_stops_the_suite_run_and_cleans_up(tmp_path, command) -> None:
     (tmp_path / "benchmarks").mkdir()
     (tmp_path / "benchmarks" / "test_fake.py").write_text(FAKE_SUITE)
-    (tmp_path / "benchmarks" / "conftest.py").write_text(FAKE_OPTIONS)
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
     temporary, mark = tmp_path / "tmp", tmp_path / "pid"
     temporary.mkdir()
@@ -293,7 +295,8 @@ def test_an_ab_worker_that_prints_is_a_clear_error() -> None:
     worker.close()
 
 
-def test_a_tree_that_prints_at_import_still_answers_and_ctrl_c_is_quiet(tmp_path) -> None:
+def test_a_tree_that_prints_at_import_still_answers_and_ctrl_c_is_quiet(
+        tmp_path, ctrl_c_reaches_children) -> None:
     import shutil
 
     from rnnbench.bench import grid
@@ -312,7 +315,7 @@ def test_a_tree_that_prints_at_import_still_answers_and_ctrl_c_is_quiet(tmp_path
     worker.close()
 
 
-def test_ab_worker_ctrl_c_prints_no_traceback() -> None:
+def test_ab_worker_ctrl_c_prints_no_traceback(ctrl_c_reaches_children) -> None:
     from rnnbench.gate import ab
 
     script = Path(ab.__file__).with_name("worker.py")

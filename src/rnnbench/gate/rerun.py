@@ -59,7 +59,8 @@ def run_suite(output: str | Path, pytest_args: str = CPU_ARGS,
 
     Interrupted (Ctrl-C, or SIGTERM, which the CLI turns into Ctrl-C), it stops pytest and
     waits for it before unwinding, so that pytest neither outlives it nor writes ``output``
-    afterwards.
+    afterwards. pytest-benchmark before 5.3 creates ``output`` empty when it parses its
+    options; an interrupted run leaves no such empty file behind.
     """
     command = suite_command(output, pytest_args, cases)
     print("running:", _short(command), flush=True)
@@ -68,6 +69,9 @@ def run_suite(output: str | Path, pytest_args: str = CPU_ARGS,
         return process.wait()
     except BaseException:
         stop(process)
+        path = Path(output)
+        if path.is_file() and path.stat().st_size == 0:
+            path.unlink()
         raise
 
 
