@@ -219,8 +219,13 @@ def test_imdb_table_beside_the_article(report: str) -> None:
     assert (lstm["seeds"], lstm["epochs run / asked"]) == ("2", "3 / 3")
     assert [lstm[f"article: {k}"] for k in ("params", "s/epoch", "best acc", "converged at")] \
         == ["2.1M", "142", "87.2%", "12"]
-    # 2.0 points apart, spread 0.7 points: the difference exceeds it.
-    assert "- LSTM − GRU: -2.0 points of best validation accuracy; exceeds" in imdb
+    # 2.0 points apart, standard error 0.7 points on 2 degrees of freedom, t = 4.303.
+    assert ("- LSTM − GRU: -2.0 points of best validation accuracy; 95 % interval -5.0 to "
+            "+1.0 (Welch, n=2 and 2): includes 0: these seeds cannot rank them.") in imdb
+    ranked = rows(section(report, "### Accuracy and long-range memory"), 1)
+    assert row(ranked, pair="LSTM − GRU") == {
+        "pair": "LSTM − GRU", "difference (points)": "-2.0", "95 % interval": "-5.0 to +1.0",
+        "seeds": "2 and 2", "ranked?": "no"}
 
 
 def test_synthetic_table(report: str) -> None:
@@ -242,7 +247,7 @@ def test_partial_single_seed_run(tmp_path: Path) -> None:
     assert row(table, cell="BiLSTM")["epochs run / asked"] == "2 / 20"
     assert row(table, cell="BiLSTM")["best val acc"] == "75.0%"
     assert row(table, cell="BiLSTM")["article: best acc"] == "88.5%"
-    assert "one seed: spread unknown" in imdb
+    assert "One finished seed of LSTM, BiLSTM: its differences have no spread" in imdb
 
 
 def test_a_budgeted_imdb_run_has_its_own_ablation_column(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from test_report import bench_case, row, rows
 
 from rnnbench import cells, results
 from rnnbench.params import RecurrentConfig, count_parameters, vocab_size_for_total
-from rnnbench.report import article
+from rnnbench.report import article, guide
 from rnnbench.report.load import Convergence, Training
 from rnnbench.report.tables import (
     colour,
@@ -71,16 +71,23 @@ def training(cell: str, best: float, seed: int = 0, epochs: int = 3, asked: int 
 
 
 @pytest.mark.parametrize(("lstm", "gru", "verdict"), [
-    ([0.80, 0.82], [0.90, 0.91], "exceeds the seed-to-seed spread (1.4 points, n=2 and 2)"),
-    ([0.80, 0.90], [0.86, 0.87], "does not exceed the seed-to-seed spread (7.1 points"),
-    ([0.80], [0.90, 0.91], "one seed: spread unknown."),
+    # Welch: difference -10 points, standard error 0.82 points on 4 degrees of freedom,
+    # t(0.975, 4) = 2.776, so the interval is -10 ± 2.3 points.
+    ([0.80, 0.82, 0.81], [0.90, 0.91, 0.92],
+     "-10.0 points of best validation accuracy; 95 % interval -12.3 to -7.7 (Welch, n=3 and "
+     "3): ranks them."),
+    ([0.80, 0.90], [0.86, 0.87], "includes 0: these seeds cannot rank them."),
+    ([0.80], [0.90, 0.91], "One finished seed of LSTM: its differences have no spread"),
 ])
-def test_imdb_pairs_compare_the_difference_with_the_spread(lstm, gru, verdict) -> None:
+def test_imdb_pairs_give_the_difference_with_welchs_interval(lstm, gru, verdict) -> None:
     runs = tuple(training("lstm", b, s) for s, b in enumerate(lstm)) + tuple(
         training("gru", b, s) for s, b in enumerate(gru))
     conv = Convergence(Path("x.json"), "imdb", {}, {}, {}, "2031-01-01", runs)
-    (line,) = article.imdb_pairs(conv)
-    assert line.startswith("- LSTM − GRU: -") and verdict in line
+    (line,) = article.imdb_pairs(conv)  # no test accuracy in these runs: one metric
+    assert verdict in line, line
+    known = [d for d in article.imdb_differences(conv) if d.interval]
+    assert [guide.rankable(d)[-1] for d in known] == (["yes"] if "ranks them" in verdict else
+                                                      ["no"] if "includes 0" in verdict else [])
 
 
 def test_a_run_still_going_counts_only_where_its_cell_has_none_finished() -> None:
@@ -97,8 +104,8 @@ def test_a_run_still_going_counts_only_where_its_cell_has_none_finished() -> Non
     assert by_cell["GRU"]["seeds"] == "1 (+1 running)"
     assert by_cell["GRU"]["best val acc"] == "88.0%"
     assert by_cell["GRU"]["epochs run / asked"] == "1–20 / 20"
-    (line,) = article.imdb_pairs(conv)
-    assert line.startswith("- LSTM − GRU: -8.0 points")
+    (difference,) = article.imdb_differences(conv)
+    assert (difference.a, difference.b, round(difference.points, 1)) == ("lstm", "gru", -8.0)
 
 
 def test_device_name_names_every_machine_that_trained_an_epoch() -> None:

@@ -172,20 +172,64 @@ def imdb_table(conv: Convergence) -> str:
                   "article: best acc", "article: converged at"], rows, right=range(1, 12))
 
 
+@dataclass(frozen=True)
+class Difference:
+    """Cell ``a`` minus cell ``b`` in mean ``metric`` over finished seeds, in points, with
+    Welch's 95 % confidence interval (None below two seeds a cell: spread unknown)."""
+
+    a: str
+    b: str
+    metric: str
+    points: float
+    interval: tuple[float, float] | None
+    seeds: tuple[int, int]
+
+    @property
+    def ranks(self) -> bool:
+        """The interval excludes zero: the seeds rank ``a`` and ``b``."""
+        return self.interval is not None and (self.interval[0] > 0 or self.interval[1] < 0)
+
+
+def imdb_differences(conv: Convergence, metric: str = "best_val_accuracy") -> list[Difference]:
+    """Per pair of cells, the difference in mean ``metric``. Welch's test: the cells' runs
+    are independent and their spreads need not be equal."""
+    from scipy import stats
+
+    got = {c: values(conv.counted(c), metric)
+           for c in sorted({t.cell for t in conv.runs}, key=order)}
+    found = []
+    for a, b in combinations([c for c, v in got.items() if v], 2):
+        x, y = got[a], got[b]
+        interval = None
+        if min(len(x), len(y)) >= 2:
+            low, high = stats.ttest_ind(x, y, equal_var=False).confidence_interval(0.95)
+            interval = (float(low) * 100, float(high) * 100)
+        found.append(Difference(a, b, metric, (statistics.fmean(x) - statistics.fmean(y)) * 100,
+                                interval, (len(x), len(y))))
+    return found
+
+
+def one_seed(conv: Convergence) -> list[str]:
+    """The cells with one finished seed: their differences have no spread."""
+    return [c for c in sorted({t.cell for t in conv.runs}, key=order)
+            if len(values(conv.counted(c), "best_val_accuracy")) == 1]
+
+
 def imdb_pairs(conv: Convergence) -> list[str]:
-    """Per pair of cells: the difference in mean best validation accuracy, and whether it
-    exceeds the seed-to-seed spread (the larger of the two sample standard deviations)."""
-    best = {c: values(conv.counted(c), "best_val_accuracy")
-            for c in sorted({t.cell for t in conv.runs}, key=order)}
+    """Per pair of cells with two seeds or more and per metric: the difference, its 95 %
+    interval, and whether the seeds can rank the two."""
     lines = []
-    for a, b in combinations([c for c, v in best.items() if v], 2):
-        diff = (statistics.fmean(best[a]) - statistics.fmean(best[b])) * 100
-        text = f"- {label(a)} − {label(b)}: {diff:+.1f} points of best validation accuracy; "
-        if min(len(best[a]), len(best[b])) < 2:
-            lines.append(text + "one seed: spread unknown.")
-            continue
-        std = max(statistics.stdev(best[a]), statistics.stdev(best[b])) * 100
-        verdict = "exceeds" if abs(diff) > std else "does not exceed"
-        lines.append(text + f"{verdict} the seed-to-seed spread ({std:.1f} points, "
-                     f"n={len(best[a])} and {len(best[b])}).")
+    for metric, name in (("best_val_accuracy", "best validation accuracy"),
+                         ("test_accuracy_at_best", "test accuracy at best validation")):
+        for d in imdb_differences(conv, metric):
+            if d.interval is None:
+                continue
+            low, high = d.interval
+            verdict = "ranks them" if d.ranks else "includes 0: these seeds cannot rank them"
+            lines.append(f"- {label(d.a)} − {label(d.b)}: {d.points:+.1f} points of {name}; "
+                         f"95 % interval {low:+.1f} to {high:+.1f} (Welch, n={d.seeds[0]} and "
+                         f"{d.seeds[1]}): {verdict}.")
+    if alone := one_seed(conv):
+        lines.append(f"- One finished seed of {', '.join(map(label, alone))}: its differences "
+                     "have no spread and rank nothing.")
     return lines

@@ -3,12 +3,14 @@ measurements that answers it here. No sentence depends on the data; the tables d
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
 
 from rnnbench import cells
 from rnnbench.params import RecurrentConfig, count_parameters
+from rnnbench.report import article
 from rnnbench.report.load import Convergence
 from rnnbench.report.tables import (
     ABLATION_HIDDEN,
@@ -61,6 +63,13 @@ def ranking(conv: Convergence) -> list[object]:
             epochs_run(conv.runs) if conv.runs else "–"]
 
 
+def rankable(d: article.Difference) -> list[object]:
+    """One row of the IMDB ranking table."""
+    low, high = d.interval or (math.nan, math.nan)
+    return [f"{label(d.a)} − {label(d.b)}", f"{d.points:+.1f}", f"{low:+.1f} to {high:+.1f}",
+            f"{d.seeds[0]} and {d.seeds[1]}", "yes" if d.ranks else "no"]
+
+
 def lean(conv: Convergence) -> list[str]:
     """One row of the gates table: the one-direction cells that solved every finished seed,
     fewest parameters first, each with its parameters as a share of LSTM's."""
@@ -98,6 +107,16 @@ def section(bench: Sequence[Run], convergence: Sequence[Convergence]) -> str:
     parts.append(table(["task", "file", "ranked by", "cells, best first (mean over seeds)",
                         "seeds per cell", "epochs run / asked"], [ranking(c) for c in runs])
                  if runs else "_No convergence results yet._")
+    for conv in (c for c in runs if c.task == "imdb"):
+        known = [d for d in article.imdb_differences(conv) if d.interval]
+        alone = ", ".join(map(label, article.one_seed(conv)))
+        parts.append(f"What the seeds of `{conv.path.name}` can rank: the difference of mean "
+                     "best validation accuracy, with Welch's 95 % interval over the finished "
+                     "seeds; an interval that includes 0 ranks nothing."
+                     + (f" One finished seed of {alone}: not ranked." if alone else ""))
+        if known:
+            parts.append(table(["pair", "difference (points)", "95 % interval", "seeds",
+                                "ranked?"], [rankable(d) for d in known]))
     synthetic = [c for c in runs if c.task != "imdb"]
     if synthetic:
         parts += ["### Which gates can go",
