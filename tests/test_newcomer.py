@@ -149,11 +149,17 @@ def test_json_into_a_missing_folder_is_created_before_timing(tmp_path: Path) -> 
     assert json.loads(target.read_text())["benchmarks"]
 
 
-def test_compare_fail_ends_with_the_summary_and_exit_1(tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_compare_fail_ends_with_the_summary_and_exit_1(tmp_path: Path) -> None:
     selection = ("-k", EAGER, *QUICK_TIMING)
     assert bench(*selection, "--benchmark-autosave", storage=tmp_path).returncode == 0
-    monkeypatch.setenv("RNNBENCH_SLOWDOWN", "lstm:eager:4")
+    # The saved run made a thousand times faster: the comparison regresses whatever the
+    # machine's load does to two rounds of timing.
+    (saved,) = tmp_path.rglob("*.json")
+    run = json.loads(saved.read_text())
+    for case in run["benchmarks"]:
+        case["stats"] = {k: v / 1000 if k in ("min", "max", "mean", "median") else v
+                         for k, v in case["stats"].items()}
+    saved.write_text(json.dumps(run))
     result = bench(*selection, "--benchmark-compare", "--benchmark-compare-fail=median:10%",
                    storage=tmp_path)
     text = result.stdout + result.stderr
