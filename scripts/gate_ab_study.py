@@ -30,12 +30,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rnnbench.bench.results import Run
 from rnnbench.bench.slowdown import ENV as SLOWDOWN_ENV
 from rnnbench.files import write_atomic
 from rnnbench.gate import ab
 from rnnbench.gate.compare import Rule, compare, load_run
 from rnnbench.gate.rerun import CPU_ARGS
-from rnnbench.results import Run
 
 MIN_RATIOS = (1.03, 1.05, 1.08, 1.1, 1.15, 1.2)
 

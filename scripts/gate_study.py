@@ -26,11 +26,11 @@ from itertools import permutations
 from pathlib import Path
 from typing import Any
 
+from rnnbench.bench.results import Run
 from rnnbench.bench.slowdown import ENV as SLOWDOWN_ENV
 from rnnbench.files import write_atomic
 from rnnbench.gate.compare import Comparison, Rule, compare, load_run
 from rnnbench.gate.rerun import run_suite
-from rnnbench.results import Run
 
 MIN_RATIOS = (1.05, 1.1, 1.15, 1.2, 1.25, 1.3)
 

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rnnbench import cells
 from rnnbench.bench import grid
 from rnnbench.bench.grid import GRID_CELLS, Case
+from rnnbench.model import cells
 
 
 @pytest.mark.parametrize("profile", list(grid.PROFILES))

@@ -9,10 +9,10 @@ from hypothesis import strategies as st
 from torch.nn.utils.rnn import PackedSequence
 from torch.utils.flop_counter import FlopCounterMode
 
-from rnnbench import cells
 from rnnbench.bench.grid import PASSES, Case
 from rnnbench.bench.measure import matmul_flops, profile_call, throughput
 from rnnbench.bench.workload import make_workload
+from rnnbench.model import cells
 
 
 @st.composite

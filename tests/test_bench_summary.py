@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from rnnbench.bench.grid import Case
+from rnnbench.bench.results import load
 from rnnbench.bench.summary import growth_rows, ratio_rows, spread
 from rnnbench.cli import main
-from rnnbench.results import load
 
 #: (cell, impl, T, B) -> median seconds of a made-up CPU run.
 MEDIANS = {

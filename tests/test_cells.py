@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from rnnbench import ImplUnavailable, Recurrent, build, cells
-from rnnbench.cells import CELLS
+from rnnbench import ImplUnavailable, Recurrent, build
+from rnnbench.model import cells
+from rnnbench.model.cells import CELLS
 
 TOLERANCE = {torch.float64: 1e-10, torch.float32: 1e-5}
 CUSTOM = ("eager", "script", "fused")  # 'compiled': own fixed-shape tests (each compiles)
@@ -278,7 +279,7 @@ def test_bad_input_rank_and_features(impl: str) -> None:
 
 
 def test_script_unavailable_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    from rnnbench import impls
+    from rnnbench.model import impls
 
     impls.scan_for.cache_clear()
 

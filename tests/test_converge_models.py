@@ -9,7 +9,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from rnnbench import cells
 from rnnbench.converge.models import (
     CELLS,
     RecurrentStack,
@@ -17,7 +16,8 @@ from rnnbench.converge.models import (
     parameter_record,
     reverse_padded,
 )
-from rnnbench.params import RecurrentConfig, count_parameters
+from rnnbench.model import cells
+from rnnbench.model.params import RecurrentConfig, count_parameters
 
 
 def reference(stack: RecurrentStack) -> nn.Module:

@@ -15,7 +15,7 @@ from torch.autograd import gradcheck
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from rnnbench import build
-from rnnbench.fused import GRUScan, LSTMScan
+from rnnbench.model.fused import GRUScan, LSTMScan
 
 F64 = torch.float64
 

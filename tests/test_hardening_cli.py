@@ -158,7 +158,7 @@ def test_the_one_writer_refuses_nan_and_leaves_the_old_file(tmp_path) -> None:
 
 def test_the_lazy_package_keeps_its_public_names() -> None:
     import rnnbench
-    from rnnbench.build import build  # the submodule of the same name is imported first
+    from rnnbench.model.build import build  # the submodule of the same name is imported first
 
     assert rnnbench.build is build and callable(rnnbench.build)
     assert all(hasattr(rnnbench, name) for name in rnnbench.__all__)

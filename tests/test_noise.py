@@ -1,4 +1,4 @@
-"""The noise rule (:func:`rnnbench.results.noise`) and every place that applies it, on a
+"""The noise rule (:func:`rnnbench.bench.results.noise`) and every place that applies it, on a
 synthetic run measured under load: no noisy case is called fastest, met or faster."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from rnnbench import results
+from rnnbench.bench import results
 from rnnbench.bench.grid import Case
 from rnnbench.bench.summary import NOT_JUDGED, noise_lines, ratio_rows
 from rnnbench.cli import main

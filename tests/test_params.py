@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 from torch import nn
 
 from rnnbench import build
-from rnnbench.cells import CELLS
 from rnnbench.cli import main
-from rnnbench.params import (
+from rnnbench.model.cells import CELLS
+from rnnbench.model.params import (
     ClassifierConfig,
     RecurrentConfig,
     classifier_breakdown,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rnnbench import results
+from rnnbench.bench import results
 from rnnbench.report import front
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,8 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_report import bench_case, row, rows
 
-from rnnbench import cells, results
-from rnnbench.params import RecurrentConfig, count_parameters, vocab_size_for_total
+from rnnbench.bench import results
+from rnnbench.model import cells
+from rnnbench.model.params import RecurrentConfig, count_parameters, vocab_size_for_total
 from rnnbench.report import article, guide
 from rnnbench.report.load import Convergence, Training
 from rnnbench.report.tables import (

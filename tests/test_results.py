@@ -1,4 +1,4 @@
-"""``rnnbench.results``: the one reader of benchmark results, on the committed baseline."""
+"""``rnnbench.bench.results``: the one reader of benchmark results, on the committed baseline."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rnnbench import results
+from rnnbench.bench import results
 from rnnbench.files import BadFile
 
 BASELINE = Path(__file__).resolve().parents[1] / "baselines" / "cpu-quick.json"

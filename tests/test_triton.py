@@ -16,7 +16,8 @@ import pytest
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from rnnbench import ImplUnavailable, build, cells, kernels
+from rnnbench import ImplUnavailable, build
+from rnnbench.model import cells, kernels
 
 pytest.importorskip("triton", reason="impl 'triton' needs the triton package")
 
@@ -25,10 +26,10 @@ pytest.importorskip("triton", reason="impl 'triton' needs the triton package")
 def interpreted(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The kernels defined afresh under ``TRITON_INTERPRET=1`` (and forgotten afterwards)."""
     monkeypatch.setenv("TRITON_INTERPRET", "1")
-    monkeypatch.delitem(sys.modules, "rnnbench.triton_steps", raising=False)
+    monkeypatch.delitem(sys.modules, "rnnbench.model.triton_steps", raising=False)
     kernels._kernels.cache_clear()
     yield
-    monkeypatch.delitem(sys.modules, "rnnbench.triton_steps", raising=False)
+    monkeypatch.delitem(sys.modules, "rnnbench.model.triton_steps", raising=False)
     kernels._kernels.cache_clear()
 
 
@@ -96,8 +97,8 @@ def test_the_kernels_compile_for_an_h100(monkeypatch: pytest.MonkeyPatch, name: 
 
     monkeypatch.delenv("TRITON_INTERPRET", raising=False)
     monkeypatch.setenv("TRITON_DEFAULT_FP_FUSION", "1")
-    monkeypatch.delitem(sys.modules, "rnnbench.triton_steps", raising=False)
-    steps = importlib.import_module("rnnbench.triton_steps")
+    monkeypatch.delitem(sys.modules, "rnnbench.model.triton_steps", raising=False)
+    steps = importlib.import_module("rnnbench.model.triton_steps")
     kernel = getattr(steps, name)
     constants = {"MASKED": True, "UPCAST": dtype == "bf16", "BLOCK": kernels.BLOCK,
                  **({"HAS_DY": True} if "backward" in name else {})}

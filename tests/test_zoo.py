@@ -15,7 +15,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_sequence
 
 from rnnbench import build
-from rnnbench.cells import CELLS
+from rnnbench.model.cells import CELLS
 
 ZOO = [name for name, cell in CELLS.items() if cell.native is None]
 F64 = torch.float64

@@ -62,7 +62,7 @@ def make_parser() -> argparse.ArgumentParser:
 
 def _unavailable(error: Exception) -> bool:
     """Whether ``error`` says an implementation cannot run here (e.g. Triton without CUDA)."""
-    from rnnbench.impls import ImplUnavailable  # torch is imported by then
+    from rnnbench.model.errors import ImplUnavailable  # torch is imported by then
 
     return isinstance(error, ImplUnavailable)
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import torch
 
 from rnnbench.bench.grid import Case
-from rnnbench.impls import ImplUnavailable
+from rnnbench.model.errors import ImplUnavailable
 
 #: One compiled step serves every shape of a cell, so a sweep recompiles for each new dtype,
 #: grad mode and (until sizes go dynamic) size. Past the limit dynamo would silently run the

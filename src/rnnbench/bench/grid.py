@@ -1,7 +1,7 @@
 """The one declarative grid of benchmark cases and its profiles.
 
 A :class:`Sweep` is the Cartesian product of a few axes (cells from the registry,
-:mod:`rnnbench.cells`, and their direction counts among them); a profile is a tuple of
+:mod:`rnnbench.model.cells`, and their direction counts among them); a profile is a tuple of
 sweeps. Adding a shape, a cell or an implementation to the suite is an edit of
 :data:`PROFILES` alone; an implementation a cell lacks is left out of its sweeps. Case ids
 read as ``lstm-native-cpu-f32-I256-H128-L1-T100-B64-fwdbwd`` (``-packed`` before the pass for
@@ -16,8 +16,8 @@ import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 
-from rnnbench import cells
-from rnnbench.build import IMPL_NAMES
+from rnnbench.model import cells
+from rnnbench.model.build import IMPL_NAMES
 from rnnbench.validate import check_choice, check_positive
 
 IMPLS: tuple[str, ...] = IMPL_NAMES  # native, eager, script, compiled, fused

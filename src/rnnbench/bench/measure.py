@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import torch
 import torch.autograd.profiler as profiler
 
-from rnnbench import cells
 from rnnbench.bench.grid import Case
+from rnnbench.model import cells
 
 #: The profiler logs two lines a call (``USDT: ... profiler_start``) that drown the suite's and
 #: the gate's output; 6 is above Kineto's highest level. Read when the first profiler starts;
@@ -40,7 +40,7 @@ def matmul_flops(case: Case, tokens: int) -> int:
     """Matrix-multiply FLOPs of one pass over ``tokens`` real time steps.
 
     A token of layer ``l`` and one direction multiplies every weight *matrix* of the cell
-    once (:meth:`rnnbench.cells.Cell.shapes`: for the gated cells the input projection
+    once (:meth:`rnnbench.model.cells.Cell.shapes`: for the gated cells the input projection
     ``W_ih (G*H, I_l)``, with ``I_0 = I`` and ``I_l = D*H`` above, and the recurrent ``W_hh
     (G*H, H)``), at ``2*rows*columns`` FLOPs each (one multiply and one add per weight,
     ``torch.utils.flop_counter``'s convention)::

@@ -43,8 +43,8 @@ def check() -> dict[tuple[str, str], float]:
     """``RNNBENCH_SLOWDOWN`` as (cell, impl) -> factor; a ``ValueError`` for any entry that is
     not ``CELL:IMPL:FACTOR`` with a registered cell, a custom implementation and a factor from
     1 to 100, so that a typo fails before anything runs instead of slowing nothing."""
-    from rnnbench.build import IMPL_NAMES
-    from rnnbench.cells import CELLS
+    from rnnbench.model.build import IMPL_NAMES
+    from rnnbench.model.cells import CELLS
 
     custom = [impl for impl in IMPL_NAMES if impl != "native"]
     asked = {}
@@ -66,7 +66,7 @@ def check() -> dict[tuple[str, str], float]:
 def factor(cell: str, impl: str) -> float:
     """The factor that ``RNNBENCH_SLOWDOWN`` asks for this cell (``bilstm`` counts as ``lstm``)
     and impl (1.0: none)."""
-    from rnnbench.cells import parse
+    from rnnbench.model.cells import parse
 
     return check().get((parse(cell)[0].name, impl), 1.0)
 

@@ -3,7 +3,7 @@ per forward+backward shape the best custom implementation's ratio to native (at 
 CPU for one layer of the seed model at T=100, B=64; 2x of cuDNN for PyTorch's fastrnns shape),
 each implementation's growth from T=100 to T=800 relative to native's (at most 1.5), and the
 spread (IQR / median) of the cases slower than 1 ms. A figure that rests on a noisy case
-(:func:`rnnbench.results.noise`) is shown but not judged.
+(:func:`rnnbench.bench.results.noise`) is shown but not judged.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from rnnbench import results
+from rnnbench.bench import results
 from rnnbench.bench.grid import ARTICLE_LAYER, FASTRNNS, GRID_CELLS, Case
-from rnnbench.report.tables import table
-from rnnbench.results import Result, Run
+from rnnbench.bench.results import Result, Run
+from rnnbench.markdown import table
 
 HELP = "print the speed targets (ratio to native, growth in T, spread) from a results JSON"
 
@@ -120,7 +120,7 @@ def _verdict(value: float, limit: float | None, noisy: bool = False) -> str:
 
 def noise_lines(timings: Iterable[tuple[str, float, float]],
                 load: Mapping[str, Any] | None = None, shown: int = 8) -> list[str]:
-    """Which cases are noisy (:func:`rnnbench.results.noise`), one line each (the first
+    """Which cases are noisy (:func:`rnnbench.bench.results.noise`), one line each (the first
     ``shown``, then how many more) and a last line of what to do; ``[]`` when none is.
 
     ``timings``: each case's name, median and IQR (seconds); ``load``: the run's

@@ -17,7 +17,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
 
 from rnnbench.bench import slowdown
 from rnnbench.bench.grid import DTYPES, Case
-from rnnbench.build import build
+from rnnbench.model.build import build
 
 
 @dataclass

@@ -17,10 +17,10 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from rnnbench.bench.results import Run
 from rnnbench.files import check_output_file, write_atomic
 from rnnbench.gate.compare import UnusableInput, few, load_run
 from rnnbench.gate.rerun import CPU_ARGS, SUITE, check_pytest_args, run_suite, with_profile
-from rnnbench.results import Run
 
 HELP = "refresh a committed baseline (baselines/cpu-quick.json) from a run, atomically"
 #: The committed baseline of the CPU quick profile.

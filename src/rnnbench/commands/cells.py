@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from rnnbench.cells import CELLS
-from rnnbench.params import RecurrentConfig, count_parameters
+from rnnbench.model.cells import CELLS
+from rnnbench.model.params import RecurrentConfig, count_parameters
 
 HELP = "list the registered cells: equations, gates, state, parameters, twin, implementations"
 #: The layer size the parameter column is given for (one layer of the article's model).

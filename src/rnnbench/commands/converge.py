@@ -16,7 +16,6 @@ from typing import Any
 import torch
 
 from rnnbench.bench.machine import cpu_model
-from rnnbench.build import IMPL_NAMES
 from rnnbench.converge import imdb, workers
 from rnnbench.converge.experiments import (
     Experiment,
@@ -30,6 +29,7 @@ from rnnbench.converge.store import ResultsStore, checkpoint_file, default_check
 from rnnbench.converge.train import flushing_denormals
 from rnnbench.converge.train import run as train_run
 from rnnbench.files import check_output_dir, check_output_file, read_json
+from rnnbench.model.build import IMPL_NAMES
 from rnnbench.validate import check_choice, check_positive
 
 HELP = "train cells on the adding, copy-memory or IMDB task and report how fast they converge"

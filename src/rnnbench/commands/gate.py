@@ -23,6 +23,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from rnnbench.bench.results import Run, machine_identity
 from rnnbench.files import check_output_file, write_json
 from rnnbench.gate import ab
 from rnnbench.gate.compare import (
@@ -38,7 +39,6 @@ from rnnbench.gate.compare import (
 )
 from rnnbench.gate.report import format_text, to_dict
 from rnnbench.gate.rerun import CPU_ARGS, check_pytest_args, run_suite, with_profile
-from rnnbench.results import Run, machine_identity
 
 HELP = ("judge a benchmark run against a baseline, measuring both on this machine when needed; "
         "exit 1 on a regression, 2 on unusable input")
@@ -192,7 +192,7 @@ def _confirm(args: argparse.Namespace, baseline: Run, current: Run, rule: Rule,
 
 
 def this_machine() -> dict[str, str]:
-    """:func:`~rnnbench.results.machine_identity` of this machine's CPU, as pytest-benchmark
+    """:func:`~rnnbench.bench.results.machine_identity` of this machine's CPU, as pytest-benchmark
     records it (``py-cpuinfo``)."""
     import cpuinfo
 

@@ -6,8 +6,8 @@ import argparse
 import json
 import math
 
-from rnnbench.cells import CELLS
-from rnnbench.params import RecurrentConfig, count_parameters, parameter_shapes
+from rnnbench.model.cells import CELLS
+from rnnbench.model.params import RecurrentConfig, count_parameters, parameter_shapes
 
 HELP = "closed-form parameter count and per-tensor breakdown of a recurrent layer of any cell"
 

@@ -12,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from rnnbench import results
+from rnnbench.bench import results
 from rnnbench.files import check_output_dir
 from rnnbench.report import front, readme
 from rnnbench.report.load import Inputs, read

@@ -34,7 +34,7 @@ from rnnbench.converge.batches import Batch, bucketed_order, collate, sorted_ord
 from rnnbench.converge.metrics import best_epoch, convergence_epoch
 from rnnbench.converge.models import ConvergenceModel, OneHot, RecurrentStack, classifier
 from rnnbench.converge.vocab import Vocabulary, tokenize
-from rnnbench.params import check_stack
+from rnnbench.model.params import check_stack
 from rnnbench.validate import check_dropout, check_positive
 
 #: The held-out set of the synthetic tasks is the same for every run seed.

@@ -9,7 +9,7 @@ padding, and a ``PackedSequence`` that would fix it costs 4-5x the time on CPU
 (:mod:`rnnbench.converge.batches`). Here the reverse direction reads each sequence reversed
 *within its own length*, and the readout concatenates the forward direction's state at step
 ``length - 1`` and the reverse direction's after it has read back to step 0, as the head of
-:func:`rnnbench.params.classifier_breakdown` expects. Padded steps only ever follow a
+:func:`rnnbench.model.params.classifier_breakdown` expects. Padded steps only ever follow a
 sequence's real steps, so they change no output that is read.
 """
 
@@ -19,9 +19,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rnnbench import cells
-from rnnbench.build import build
-from rnnbench.params import (
+from rnnbench.model import cells
+from rnnbench.model.build import build
+from rnnbench.model.params import (
     ClassifierConfig,
     RecurrentConfig,
     classifier_breakdown,
@@ -120,7 +120,8 @@ def classifier(cell: str, impl: str, vocab_size: int, embed_dim: int, hidden_siz
 
 
 def parameter_record(model: ConvergenceModel) -> dict[str, object]:
-    """Closed-form parameter breakdown (:mod:`rnnbench.params`) beside the module's own count."""
+    """Closed-form parameter breakdown (:mod:`~rnnbench.model.params`) beside the module's
+    own count."""
     recurrent = model.stack.config
     if isinstance(model.encoder, nn.Embedding):
         breakdown = classifier_breakdown(ClassifierConfig(

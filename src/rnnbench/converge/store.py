@@ -25,7 +25,7 @@ Schema ``rnnbench.converge/1`` (all accuracies are fractions, times seconds, mem
         "cell": "lstm", "seed": 0, "impl": "native", "status": "running" | "done" | "diverged",
         "epochs_requested": 20, "started": ISO-8601, "finished": ISO-8601 | null,
         "diverged": {"epoch": 3, "reason": "train_loss is nan at step 17"},  # only if so
-        "params": {"breakdown": {"embedding", "recurrent", "head"},  # rnnbench.params
+        "params": {"breakdown": {"embedding", "recurrent", "head"},  # rnnbench.model.params
                    "total": int,           # closed form
                    "module": int},         # sum of p.numel() over the real module
         "epochs": [{                       # one per epoch, in order: the learning curve

@@ -33,10 +33,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from rnnbench.bench.results import Run
 from rnnbench.files import write_json
 from rnnbench.gate.compare import UnusableInput, parse_run
 from rnnbench.gate.rerun import suite_command, tree_env
-from rnnbench.results import Run
 
 #: Rounds per case: at least ``MIN_ROUNDS``, about ``MAX_TIME`` seconds of calls, at most
 #: ``MAX_ROUNDS``.

@@ -28,7 +28,7 @@ reproduces, a passing disturbance rarely hits the same case twice.
 
 **Noise.** Unless the rounds were measured in lockstep, a case is judged on timing only when
 it, and the native case it is normalised by, are quiet in both runs by the results model's
-rule (:func:`rnnbench.results.noise`: spread or machine load); otherwise its status is
+rule (:func:`rnnbench.bench.results.noise`: spread or machine load); otherwise its status is
 ``noisy``: neither slower nor faster, and the verdict says how to measure it again.
 
 **Deterministic signals** (:mod:`rnnbench.gate.deterministic`) fail a case whenever one grew
@@ -56,10 +56,10 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import iqr
 
+from rnnbench.bench.results import Result, Run, parse
+from rnnbench.bench.results import load as load_results
 from rnnbench.gate import stats
 from rnnbench.gate.deterministic import TOLERANCES, SignalChange, signal_changes
-from rnnbench.results import Result, Run, parse
-from rnnbench.results import load as load_results
 
 #: Fewest rounds per case: with fewer, the Mann–Whitney U test can never reach ``alpha``
 #: (5 vs 5 rounds: smallest one-sided p is 1/252). pytest-benchmark's default ``min_rounds``.
@@ -330,7 +330,7 @@ def check_complete(baseline: Run, current: Run) -> None:
 
 def machine_differences(then: Mapping[str, str], now: Mapping[str, str],
                         gpu: bool = True, here: bool = False) -> list[str]:
-    """How two :func:`~rnnbench.results.machine_identity` values differ, one phrase each
+    """How two :func:`~rnnbench.bench.results.machine_identity` values differ, one phrase each
     (of the instruction set flags, a few that only one side has); ``here``: ``now`` is this
     machine, not a current run."""
     out = []

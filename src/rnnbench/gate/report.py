@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from rnnbench.bench.results import WHAT_TO_DO
 from rnnbench.gate.compare import Comparison, Verdict, few
-from rnnbench.results import WHAT_TO_DO
 
 
 def format_text(comparison: Comparison) -> str:

@@ -2,7 +2,7 @@
 
 The article is the blog post this project checks ("LSTM 与 GRU 门控机制对比:3 种变体在
 PyTorch 中的参数量与收敛速度实测", ``shared/seed/article.txt``). Only its own figures are
-typed in here; every number set beside them comes from :mod:`rnnbench.params` or from the
+typed in here; every number set beside them comes from :mod:`rnnbench.model.params` or from the
 results files.
 """
 
@@ -13,8 +13,8 @@ import statistics
 from dataclasses import dataclass
 from itertools import combinations
 
-from rnnbench import cells
-from rnnbench.params import RecurrentConfig, count_parameters, vocab_size_for_total
+from rnnbench.model import cells
+from rnnbench.model.params import RecurrentConfig, count_parameters, vocab_size_for_total
 from rnnbench.report.load import Convergence
 from rnnbench.report.tables import (
     count,
@@ -127,7 +127,7 @@ def section() -> str:
     totals, shared, alone = imdb_totals()
     return "\n\n".join([
         "## Parameters",
-        "Closed-form counts from `rnnbench.params` (checked against the PyTorch modules in "
+        "Closed-form counts from `rnnbench.model.params` (checked against the PyTorch modules in "
         "`tests/test_params.py`), with PyTorch's two bias vectors per gate block. A "
         "bidirectional layer counts both directions; a further layer reads both directions' "
         "outputs. Totals of the recurrent layers; ✓ marks a figure of the article equal to the "
@@ -140,7 +140,7 @@ def section() -> str:
         f"IMDB totals (§3.2): embedding {IMDB_EMBED}, hidden {IMDB_HIDDEN}, {IMDB_LAYERS} "
         "layers and a linear head on the final state of every direction, so total = V×"
         f"{IMDB_EMBED} + recurrent + head and each total implies a vocabulary size V "
-        "(`rnnbench.params.vocab_size_for_total`).",
+        "(`rnnbench.model.params.vocab_size_for_total`).",
         totals,
         f"One vocabulary gives all three totals: **{'yes' if shared else 'no'}**. "
         "Listed configurations whose recurrent layers alone round to all three: "

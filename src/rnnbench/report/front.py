@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from rnnbench.build import IMPL_NAMES
+from rnnbench.bench.results import Run
+from rnnbench.model.build import IMPL_NAMES
 from rnnbench.report.tables import NOISY, label, order, plain, table
-from rnnbench.results import Run
 
 PROJECT_README = Path("README.md")
 #: The committed results file the table is drawn from.

@@ -8,8 +8,9 @@ import statistics
 from collections.abc import Sequence
 from pathlib import Path
 
-from rnnbench import cells
-from rnnbench.params import RecurrentConfig, count_parameters
+from rnnbench.bench.results import Run
+from rnnbench.model import cells
+from rnnbench.model.params import RecurrentConfig, count_parameters
 from rnnbench.report import article
 from rnnbench.report.load import Convergence
 from rnnbench.report.tables import (
@@ -28,7 +29,6 @@ from rnnbench.report.tables import (
     task_name,
     values,
 )
-from rnnbench.results import Run
 
 ADVICE = ("The article's advice (§4): LSTM for fine control of what is remembered, ample "
           "resources and long-range dependencies; GRU for fast prototyping, resource-limited "

@@ -2,8 +2,8 @@
 
 Two kinds of file, told apart by their keys rather than their names:
 
-- benchmark results: pytest-benchmark JSON, read by :mod:`rnnbench.results` (the one
-  reader, shared with the gate) into a :class:`~rnnbench.results.Run`;
+- benchmark results: pytest-benchmark JSON, read by :mod:`rnnbench.bench.results` (the one
+  reader, shared with the gate) into a :class:`~rnnbench.bench.results.Run`;
 - convergence results: the JSON ``rnnbench converge`` writes (schema in
   :mod:`rnnbench.converge.store`), read into :class:`Convergence` and :class:`Training`.
 """
@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rnnbench import files, results
-from rnnbench.results import Run
+from rnnbench import files
+from rnnbench.bench import results
+from rnnbench.bench.results import Run
 
 CONVERGENCE_SCHEMA = "rnnbench.converge/1"
 

@@ -21,6 +21,7 @@ from matplotlib.textpath import TextToPath
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from rnnbench.bench.grid import Case
+from rnnbench.bench.results import Result, Run
 from rnnbench.report import article
 from rnnbench.report.load import Convergence, number
 from rnnbench.report.tables import (
@@ -35,7 +36,6 @@ from rnnbench.report.tables import (
     task_name,
     values,
 )
-from rnnbench.results import Result, Run
 
 STYLES = {"native": ("-", "o"), "eager": ("--", "s"), "script": (":", "^"),
           "compiled": ("-.", "D"), "fused": ((0, (5, 1)), "*"),

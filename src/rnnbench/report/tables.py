@@ -3,7 +3,7 @@ behind them (sweeps over T or B, custom/native ratios, mean and spread over seed
 gating ablation's one row per cell).
 
 Plots and the guide ask the same queries, so a number in a figure is the one in its table.
-A time that rests on a noisy case (:meth:`rnnbench.results.Run.noise`) is shown marked
+A time that rests on a noisy case (:meth:`rnnbench.bench.results.Run.noise`) is shown marked
 :data:`NOISY` and never ranked.
 """
 
@@ -15,12 +15,13 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from rnnbench import cells
 from rnnbench.bench.grid import Case
-from rnnbench.build import IMPL_NAMES
-from rnnbench.params import RecurrentConfig, count_parameters
+from rnnbench.bench.results import Result, Run
+from rnnbench.markdown import table
+from rnnbench.model import cells
+from rnnbench.model.build import IMPL_NAMES
+from rnnbench.model.params import RecurrentConfig, count_parameters
 from rnnbench.report.load import Convergence, Training, number
-from rnnbench.results import Result, Run
 
 PASSES = {"fwdbwd": "forward+backward", "fwd": "forward"}
 #: What follows a time that rests on a noisy case.
@@ -60,24 +61,11 @@ def colour(cell: str) -> str:
 
 def order(cell: str, impl: str = "") -> tuple:
     """Sort key: cells in registry order, each before its bidirectional twin, then
-    implementations in the registry's order (:data:`rnnbench.build.IMPL_NAMES`)."""
+    implementations in the registry's order (:data:`rnnbench.model.build.IMPL_NAMES`)."""
     spec, directions = cells.parse(cell) if _known(cell) else (None, 0)
     rank = list(cells.CELLS).index(spec.name) if spec else len(cells.CELLS)
     known = impl in IMPL_NAMES
     return (rank, directions, cell, IMPL_NAMES.index(impl) if known else len(IMPL_NAMES), impl)
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[object]], right: Iterable[int] = ()
-          ) -> str:
-    """A GitHub markdown table; the columns in ``right`` (indices) are right-aligned."""
-    for row in rows:
-        if len(row) != len(headers):
-            raise ValueError(f"row {list(row)!r} has {len(row)} cells: expected "
-                             f"{len(headers)} like the headers")
-    right = set(right)
-    rule = ["---:" if i in right else "---" for i in range(len(headers))]
-    return "\n".join("| " + " | ".join(map(str, line)) + " |"
-                     for line in [headers, rule, *rows])
 
 
 def plain(value: float) -> str:

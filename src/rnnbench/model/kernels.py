@@ -6,7 +6,7 @@ recurrent matmul (cuBLAS, ``addmm``) plus **one** Triton kernel that reads the s
 pre-activations and state once, and writes the activations, the new state and (backward) the
 gate gradients once, as haste's kernels do. The backward computes everything from the saved
 activations inside its kernel, so it needs no precomputed factors; the weight gradients come
-out of one large matmul over all steps, as in :mod:`rnnbench.fused`, whose equations these are.
+out of one large matmul over all steps, as in :mod:`.fused`, whose equations these are.
 
 It runs where Triton runs: CUDA tensors, or CPU tensors under ``TRITON_INTERPRET=1`` (how the
 tests check it, in float64, against ``nn.LSTM`` / ``nn.GRU``). Elsewhere it raises
@@ -26,20 +26,19 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from rnnbench.fused import _before, _finish, _first_dh, _gru_gates, _order, _states
+from rnnbench.model.errors import ImplUnavailable
+from rnnbench.model.fused import _before, _finish, _first_dh, _gru_gates, _order, _states
 
 
 def _unavailable(why: str) -> RuntimeError:
-    from rnnbench.impls import ImplUnavailable  # impls imports the registry, which imports us
-
     return ImplUnavailable(f"impl='triton' is not available: {why}; use impl='fused' or 'eager'")
 
 
 @functools.cache
 def _kernels() -> ModuleType:
-    """:mod:`rnnbench.triton_steps`, imported on first use (it needs Triton)."""
+    """:mod:`rnnbench.model.triton_steps`, imported on first use (it needs Triton)."""
     try:
-        return importlib.import_module("rnnbench.triton_steps")
+        return importlib.import_module("rnnbench.model.triton_steps")
     except ImportError as error:
         raise _unavailable(f"Triton is not installed ({error})") from error
 
@@ -193,7 +192,7 @@ DEVICES = ("cuda",)
 
 def lstm_scan(gi: Tensor, state: list[Tensor], weights: list[Tensor], reverse: bool,
               mask: Tensor | None) -> tuple[Tensor, list[Tensor]]:
-    """The LSTM's ``triton`` scan (registered in :data:`rnnbench.cells.CELLS`)."""
+    """The LSTM's ``triton`` scan (registered in :data:`rnnbench.model.cells.CELLS`)."""
     _check(gi)
     out, h, c = LSTMScan.apply(gi.contiguous(), state[0].contiguous(), state[1].contiguous(),
                                weights[0], reverse, mask)

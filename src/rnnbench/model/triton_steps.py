@@ -1,4 +1,4 @@
-"""The step kernels of impl ``triton`` (:mod:`rnnbench.kernels`), one per step and pass.
+"""The step kernels of impl ``triton`` (:mod:`rnnbench.model.kernels`), one per step and pass.
 
 Imported only when the impl runs: Triton decides at definition time whether a kernel is
 compiled for the GPU or interpreted on the CPU (``TRITON_INTERPRET=1``). Each kernel covers

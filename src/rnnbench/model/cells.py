@@ -1,7 +1,8 @@
 """The cell registry: what each recurrent cell is, stated once.
 
-Everything else derives from :data:`CELLS`: the parameter counts (:mod:`rnnbench.params`),
-``build`` and the layer (:mod:`rnnbench.recurrent`), the time loops (:mod:`rnnbench.impls`),
+Everything else derives from :data:`CELLS`: the parameter counts (:mod:`~rnnbench.model.params`),
+``build`` and the layer (:mod:`~rnnbench.model.recurrent`), the time loops
+(:mod:`~rnnbench.model.impls`),
 the benchmark grid, the convergence models, the command line's choices and the report's
 labels and colours. **Adding a cell is one** :class:`Cell` **entry here plus its tests.**
 
@@ -33,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rnnbench import fused, kernels, parallel
+from rnnbench.model import fused, kernels, parallel
 from rnnbench.validate import check_choice
 
 Shapes = dict[str, tuple[int, ...]]
@@ -92,7 +93,7 @@ def input_only_count(gates: int, layer_input: int, hidden: int, bias: bool,
     return gates * hidden * (layer_input + int(bias))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # one object per cell: hashed and compared by identity
 class Cell:
     """One recurrent cell: its gates, state, parameters, maths and implementations."""
 

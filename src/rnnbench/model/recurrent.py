@@ -4,8 +4,8 @@ twin of it (same arguments, parameters, results and ``state_dict``).
 The module owns the parameters (named and initialised as PyTorch does) and the plumbing
 that every recurrent layer shares: layers, directions, dropout between layers,
 ``batch_first``, unbatched input, initial states and ``PackedSequence``. The recurrence
-itself comes from the cell registry (:mod:`rnnbench.cells`) and the time loop from
-:mod:`rnnbench.impls`, so a changed gate is measured under every implementation alike.
+itself comes from the cell registry (:mod:`rnnbench.model.cells`) and the time loop from
+:mod:`rnnbench.model.impls`, so a changed gate is measured under every implementation alike.
 """
 
 from __future__ import annotations
@@ -18,15 +18,27 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
-from rnnbench import cells
-from rnnbench.impls import scan_for
+from rnnbench.model import cells
+from rnnbench.model.cells import Cell
+from rnnbench.model.impls import scan_for
 from rnnbench.validate import check_dropout, check_positive
 
 State = Tensor | tuple[Tensor, ...]
 
 
+def check_layer(input_size: object, hidden_size: object, num_layers: object,
+                dropout: object) -> None:
+    """A ``ValueError`` for a size or dropout that no recurrent layer accepts (``nn.LSTM``
+    accepts some silently, e.g. ``hidden_size=True``)."""
+    check_positive("input_size", input_size)
+    check_positive("hidden_size", hidden_size)
+    check_positive("num_layers", num_layers)
+    check_dropout(dropout)
+
+
 class Recurrent(nn.Module):
-    """A layer of the registered ``cell`` computed by ``impl``.
+    """A layer of the registered ``cell`` (its name or its :class:`~rnnbench.model.cells.Cell`)
+    computed by ``impl``.
 
     Call it exactly like the ``torch.nn`` module: ``output, h_n`` for a one-tensor state
     (GRU, RNN) and ``output, (h_n, c_n)`` for a two-tensor state (LSTM), with
@@ -35,7 +47,7 @@ class Recurrent(nn.Module):
 
     def __init__(
         self,
-        cell: str,
+        cell: str | Cell,
         impl: str,
         input_size: int,
         hidden_size: int,
@@ -46,11 +58,8 @@ class Recurrent(nn.Module):
         bidirectional: bool = False,
     ) -> None:
         super().__init__()
-        self.spec = cells.get(cell)
-        check_positive("input_size", input_size)
-        check_positive("hidden_size", hidden_size)
-        check_positive("num_layers", num_layers)
-        check_dropout(dropout)
+        self.spec = cell if isinstance(cell, Cell) else cells.get(cell)
+        check_layer(input_size, hidden_size, num_layers, dropout)
         if dropout > 0 and num_layers == 1:
             warnings.warn(  # the same advice nn.LSTM gives
                 f"dropout={dropout} has no effect with num_layers=1: dropout is applied "
@@ -58,11 +67,11 @@ class Recurrent(nn.Module):
                 UserWarning,
                 stacklevel=2,
             )
-        self.cell, self.impl = cell, impl
+        self.cell, self.impl = self.spec.name, impl
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first = bias, batch_first
         self.dropout, self.bidirectional = float(dropout), bidirectional
-        self.scan = scan_for(cell, impl)  # fails now, not at the first call, if it cannot run
+        self.scan = scan_for(self.spec, impl)  # fails now, not at the first call, if it cannot run
 
         # Per (layer, direction), in nn.LSTM's order: the cell's tensor names -> full names.
         self._names: list[dict[str, str]] = []
@@ -82,7 +91,7 @@ class Recurrent(nn.Module):
 
     def reset_parameters(self) -> None:
         """PyTorch's initialisation: every tensor uniform in ``±1/sqrt(hidden_size)``, then the
-        cell's own ``init`` (:class:`rnnbench.cells.Cell`) on each layer and direction."""
+        cell's own ``init`` (:class:`rnnbench.model.cells.Cell`) on each layer and direction."""
         bound = 1.0 / math.sqrt(self.hidden_size)
         for weight in self.parameters():
             nn.init.uniform_(weight, -bound, bound)

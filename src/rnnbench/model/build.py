@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from torch import nn
 
-from rnnbench import cells
-from rnnbench.impls import IMPLS
-from rnnbench.recurrent import Recurrent
+from rnnbench.model import cells
+from rnnbench.model.impls import IMPLS, check_impl
+from rnnbench.model.recurrent import Recurrent, check_layer
 from rnnbench.validate import check_choice
 
 #: ``native`` is the cell's ``torch.nn`` twin (cuDNN on CUDA, oneDNN/ATen on CPU).
@@ -24,7 +24,8 @@ def build(
     dropout: float = 0.0,
     bidirectional: bool = False,
 ) -> nn.Module:
-    """A recurrent layer of the registered ``cell`` (:mod:`rnnbench.cells`) computed by ``impl``.
+    """A recurrent layer of the registered ``cell`` (:mod:`rnnbench.model.cells`) computed by
+    ``impl``.
 
     Every implementation takes the same arguments as ``nn.LSTM`` / ``nn.GRU``, returns the
     same values and has the same parameters, so weights move between them with
@@ -35,15 +36,12 @@ def build(
     """
     spec = cells.get(cell)
     check_choice("impl", impl, IMPL_NAMES)
-    if impl not in spec.impls:
-        raise ValueError(f"impl={impl!r} is not accepted for cell {cell!r}: it has "
-                         f"{', '.join(spec.impls)}")
     arguments = dict(
         input_size=input_size, hidden_size=hidden_size, num_layers=num_layers, bias=bias,
         batch_first=batch_first, dropout=dropout, bidirectional=bidirectional,
     )
-    if impl == "native":
-        # Validate first: nn.LSTM accepts some bad values (e.g. hidden_size=True) silently.
-        Recurrent(cell, "eager", **arguments)
-        return spec.initialise(spec.native(**arguments, **spec.native_kwargs))
-    return Recurrent(cell, impl, **arguments)
+    if impl != "native":
+        return Recurrent(spec, impl, **arguments)  # its scan checks the impl against the cell
+    check_impl(spec, impl)
+    check_layer(input_size, hidden_size, num_layers, dropout)
+    return spec.initialise(spec.native(**arguments, **spec.native_kwargs))

@@ -16,7 +16,7 @@ backward moves everything that does not depend on the incoming gradient (product
 saved activations and their derivatives) out of the loop into whole-sequence tensor ops, so
 that each backward step is a handful of ops (LSTM 5, GRU 3).
 
-The maths is the one of :mod:`rnnbench.cells` (LSTM gates ``i, f, g, o``; GRU gates ``r, z, n``
+The maths is the one of :mod:`.cells` (LSTM gates ``i, f, g, o``; GRU gates ``r, z, n``
 with ``b_hn`` inside the reset product), derived by hand below; ``tests/test_fused.py``
 checks it with ``torch.autograd.gradcheck`` and against ``nn.LSTM`` / ``nn.GRU`` in float64.
 
@@ -302,7 +302,7 @@ class GRUScan(torch.autograd.Function):
 
 def lstm_scan(gi: Tensor, state: list[Tensor], weights: list[Tensor], reverse: bool,
               mask: Tensor | None) -> tuple[Tensor, list[Tensor]]:
-    """The LSTM's ``fused`` scan (registered in :data:`rnnbench.cells.CELLS`)."""
+    """The LSTM's ``fused`` scan (registered in :data:`rnnbench.model.cells.CELLS`)."""
     out, h, c = LSTMScan.apply(gi, state[0], state[1], weights[0], reverse, mask)
     return out, [h, c]
 

@@ -1,7 +1,7 @@
 """Closed-form parameter counts of recurrent layers of every registered cell.
 
 Every count here is a pure function of the constructor arguments (as ``nn.LSTM`` takes
-them) and the cell's own per-layer closed form (:meth:`rnnbench.cells.Cell.count`);
+them) and the cell's own per-layer closed form (:meth:`rnnbench.model.cells.Cell.count`);
 ``tests/test_params.py`` checks them against the real modules with hypothesis. Tensor names
 and shapes follow ``named_parameters()``.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rnnbench import cells
+from rnnbench.model import cells
 from rnnbench.validate import check_positive
 
 #: The deepest stack accepted: far beyond any trained RNN (cuDNN's own examples stop at a
@@ -77,7 +77,7 @@ def parameter_shapes(config: RecurrentConfig) -> dict[str, tuple[int, ...]]:
     """Every parameter tensor, named and shaped exactly as ``named_parameters()`` yields them.
 
     Layer ``l`` in direction ``d`` (suffix ``_reverse`` for ``d = 1``) holds the cell's tensors
-    (:meth:`rnnbench.cells.Cell.shapes`; for the gated cells, with ``G`` blocks:
+    (:meth:`rnnbench.model.cells.Cell.shapes`; for the gated cells, with ``G`` blocks:
     ``weight_ih (G*H, I or D*R)``, ``weight_hh (G*H, R)``, ``bias_ih``, ``bias_hh (G*H,)``),
     where ``R`` is the output size (``proj_size`` or ``hidden_size``) and layers above the
     first see the concatenated outputs of all ``D`` directions; plus ``weight_hr_l{l}``
@@ -101,7 +101,7 @@ def count_parameters(config: RecurrentConfig) -> int:
     """Total parameters of the recurrent layer, in closed form.
 
     With ``c(X)`` the cell's closed form for one layer and direction reading ``X`` features
-    (:meth:`rnnbench.cells.Cell.count`), ``R = P or H``, ``D`` directions and ``L`` layers::
+    (:meth:`rnnbench.model.cells.Cell.count`), ``R = P or H``, ``D`` directions and ``L`` layers::
 
         total = D * (c(I) + (L-1) * c(D*R) + L*P*H)
 

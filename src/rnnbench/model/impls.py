@@ -5,17 +5,17 @@ A *scan* runs one direction of one layer over a whole sequence::
     scan(gi, state, weights, reverse, mask) -> (outputs (T, B, H), final state)
 
 where ``gi (T, B, G*H)`` is the precomputed input projection, ``weights`` the step's
-(:mod:`rnnbench.cells`), and ``mask (T, B, 1)``, if given, marks the real (unpadded) steps
-of variable-length sequences. Implementations:
+(:mod:`rnnbench.model.cells`), and ``mask (T, B, 1)``, if given, marks the real (unpadded)
+steps of variable-length sequences. Implementations:
 
 - ``eager``: the loop in Python, every op dispatched one by one;
 - ``script``: the same loop compiled by TorchScript (``torch.jit.script``);
 - ``fused``: one ``torch.autograd.Function`` per scan with a hand-written backward, for the
-  cells whose registry entry has one (:mod:`rnnbench.fused`);
+  cells whose registry entry has one (:mod:`rnnbench.model.fused`);
 - ``triton``: the ``fused`` scans with each step's pointwise work in one Triton kernel, on
-  CUDA (:mod:`rnnbench.kernels`);
+  CUDA (:mod:`rnnbench.model.kernels`);
 - ``parallel``: a log-space scan over the whole sequence at once, for the cells whose gates
-  see only the input (:mod:`rnnbench.parallel`);
+  see only the input (:mod:`rnnbench.model.parallel`);
 - ``compiled``: the loop in Python around a ``torch.compile``-d *step*. The loop itself is
   never traced, so the graph (and compile time) does not grow with the sequence length.
 
@@ -33,12 +33,9 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
-from rnnbench import cells
-from rnnbench.cells import Cell
-
-
-class ImplUnavailable(RuntimeError):
-    """This implementation cannot run in this environment; the message says why."""
+from rnnbench.model import cells
+from rnnbench.model.cells import Cell
+from rnnbench.model.errors import ImplUnavailable
 
 
 class Scan(nn.Module):
@@ -107,19 +104,24 @@ def _compiled(cell: Cell) -> nn.Module:
     return Scan(torch.compile(cell.step(), fullgraph=True))
 
 
-#: The loops every cell has, from its step. ``native`` is handled by :mod:`rnnbench.build`;
-#: the rest (``fused``, ``parallel``) are whole-sequence scans of the cells that have them.
+#: The loops every cell has, from its step. ``native`` is handled by
+#: :mod:`rnnbench.model.build`; the rest (``fused``, ``parallel``) are whole-sequence scans of
+#: the cells that have them.
 LOOPS = {"eager": lambda cell: Scan(cell.step()), "script": _script, "compiled": _compiled}
 #: Every implementation name, in the order reports list them.
 IMPLS: tuple[str, ...] = (*LOOPS, *dict.fromkeys(
     impl for cell in cells.CELLS.values() for impl in cell.scans))
 
 
+def check_impl(cell: Cell, impl: str, native: bool = True) -> None:
+    """A ``ValueError`` unless ``cell`` has ``impl`` (and, with ``native=False``, it is a scan)."""
+    if impl not in cell.impls or (impl == "native" and not native):
+        raise ValueError(f"impl={impl!r} is not accepted for cell {cell.name!r}: it has "
+                         f"{', '.join(cell.impls)}")
+
+
 @functools.cache
-def scan_for(cell: str, impl: str) -> cells.Scan:
+def scan_for(cell: Cell, impl: str) -> cells.Scan:
     """The (shared, stateless) scan of one cell and implementation: a module or a function."""
-    spec = cells.get(cell)
-    if impl not in spec.impls or impl == "native":
-        raise ValueError(f"impl={impl!r} is not accepted for cell {cell!r}: it has "
-                         f"{', '.join(spec.impls)}")
-    return LOOPS[impl](spec) if impl in LOOPS else spec.scans[impl]
+    check_impl(cell, impl, native=False)
+    return LOOPS[impl](cell) if impl in LOOPS else cell.scans[impl]
