@@ -30,8 +30,8 @@ _EXPORTS = {
     "Recurrent": "rnnbench.model.recurrent",
 }
 
-#: Documented module paths -> where the modules live (the model has its own package).
-_MODULES = {"rnnbench.cells": "rnnbench.model.cells", "rnnbench.build": "rnnbench.model.build"}
+#: Documented module paths (README, the generated reports) -> where the modules live.
+_MODULES = {f"rnnbench.{name}": f"rnnbench.model.{name}" for name in ("build", "cells", "params")}
 
 __all__ = sorted(_EXPORTS)
 __version__ = "0.1.0"

@@ -4,7 +4,8 @@
 cannot use. :func:`write_atomic` is the one writer: the content goes to a temporary file beside
 the target, is flushed to disk and renamed over it, so a reader sees the old file or the new
 one, never a torn one. :func:`check_output_file` and :func:`check_output_dir` refuse an output
-path *before* the work that produces it starts.
+path *before* the work that produces it starts. :func:`number`, :func:`integer` and
+:func:`mapping` read one value of a parsed document that may hold anything.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -131,3 +133,22 @@ def check_output_dir(option: str, path: str | os.PathLike[str], shown: str = "")
     if not os.access(path, os.W_OK | os.X_OK):
         raise BadFile(f"{shown} is not writable: fix its permissions or choose another path")
     return path
+
+
+def number(value: object) -> bool:
+    """A finite int or float (not a bool)."""
+    try:
+        return (isinstance(value, (int, float)) and not isinstance(value, bool)
+                and math.isfinite(value))
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
+def integer(value: object) -> int | None:
+    """``value`` as an int where it is a :func:`number`, else None."""
+    return int(value) if number(value) else None
+
+
+def mapping(value: object) -> dict[str, Any]:
+    """``value`` where it is an object (a copy), else an empty one."""
+    return dict(value) if isinstance(value, Mapping) else {}

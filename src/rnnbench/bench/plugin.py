@@ -33,7 +33,7 @@ from typing import Any
 
 import pytest
 
-from rnnbench.bench import grid, machine, summary
+from rnnbench.bench import grid, machine, results, summary
 from rnnbench.bench.grid import Case
 
 
@@ -434,19 +434,15 @@ def _summary(reporter: Any, config: pytest.Config, run: Run) -> None:
 
 def ratio_lines(timed: list[Timed]) -> list[str]:
     """Per shape with a native case: native's median and each custom impl's ratio to it."""
-    shapes: dict[str, dict[str, float]] = {}
-    for one in timed:
-        shapes.setdefault(one.shape_key, {})[one.impl] = one.median
+    shapes: dict[str, dict[str, float]] = {one.shape_key: {} for one in timed}
+    native: dict[str, float] = {}
+    for custom, reference, ratio in results.versus_native(timed):
+        shapes[custom.shape_key][custom.impl] = ratio
+        native[custom.shape_key] = reference.median
     width = max(map(len, shapes), default=0)
-    lines = []
-    for shape, medians in shapes.items():
-        native = medians.get("native")
-        if native is None or len(medians) < 2:
-            continue
-        ratios = "  ".join(f"{impl} {medians[impl] / native:.2f}x" for impl in grid.IMPLS
-                           if impl in medians and impl != "native")
-        lines.append(f"{shape:<{width}}  native {native * 1e3:8.2f} ms  {ratios}")
-    return lines
+    return [f"{shape:<{width}}  native {native[shape] * 1e3:8.2f} ms  "
+            + "  ".join(f"{impl} {ratios[impl]:.2f}x" for impl in grid.IMPLS if impl in ratios)
+            for shape, ratios in shapes.items() if ratios]
 
 
 def compare_lines(timed: list[Timed], compared: list[dict[str, Any]]) -> list[str]:

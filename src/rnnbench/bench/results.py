@@ -22,14 +22,13 @@ exits 2) naming the file, what is wrong and what to do.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from rnnbench.bench.grid import Case
-from rnnbench.files import BadFile, read_json
+from rnnbench.files import BadFile, integer, mapping, number, read_json
 
 HOW_TO_RECORD = "record one with `pytest benchmarks --benchmark-json=FILE`"
 
@@ -56,7 +55,7 @@ WHAT_TO_DO = ("rerun on a quiet machine, or measure interleaved: "
 def competing_load(load: Mapping[str, Any]) -> float | None:
     """Cores' worth of other work during a run's last minute (a ``load_average_1m`` entry)."""
     end, cores = load.get("end"), load.get("cpu_count") or 1
-    if not _number(end) or not _number(cores):
+    if not number(end) or not number(cores):
         return None
     return end - min(load.get("threads") or 1, cores)
 
@@ -92,6 +91,14 @@ class Result:
     def spread(self) -> float:
         """IQR / median: how widely the rounds spread."""
         return self.iqr / self.median
+
+    @property
+    def shape_key(self) -> str:
+        return self.case.shape_key
+
+    @property
+    def impl(self) -> str:
+        return self.case.impl
 
 
 @dataclass(frozen=True)
@@ -134,9 +141,38 @@ class Run:
 
     def reference_for(self, result: Result) -> Result | None:
         """The ``native`` case of ``result``'s shape in this run (None: none, or it is one)."""
-        if result.case.impl == "native":
-            return None
-        return self.by_shape()[result.case.shape_key].get("native")
+        return None if result.impl == "native" else natives(self.cases).get(result.shape_key)
+
+
+class Timing(Protocol):
+    """A median time of one implementation at one shape: a :class:`Result`, or a case the
+    pytest session has just timed."""
+
+    @property
+    def shape_key(self) -> str: ...
+    @property
+    def impl(self) -> str: ...
+    @property
+    def median(self) -> float: ...
+
+
+T = TypeVar("T", bound=Timing)
+
+
+def natives(timings: Iterable[T]) -> dict[str, T]:
+    """``shape_key`` -> the ``native`` timing of that shape (:attr:`Case.shape_key`: the same
+    cell and all but the implementation), the reference of every custom one."""
+    return {t.shape_key: t for t in timings if t.impl == "native"}
+
+
+def versus_native(timings: Iterable[T]) -> list[tuple[T, T, float]]:
+    """Every custom timing with its shape's native one and its median over native's, in the
+    given order: the custom/native ratio of the report, the targets and the session summary
+    (the gate pairs the rounds of the same two through :meth:`Run.reference_for`)."""
+    timings = list(timings)
+    native = natives(timings)
+    return [(t, native[t.shape_key], t.median / native[t.shape_key].median)
+            for t in timings if t.impl != "native" and t.shape_key in native]
 
 
 def load(path: str | Path, role: str = "results file") -> Run:
@@ -159,7 +195,7 @@ def parse(document: object, path: str, role: str = "results file") -> Run:
     if not document["benchmarks"]:
         raise BadFile(f"{where} holds no benchmark results (was the suite run with "
                       f"--benchmark-disable or --benchmark-skip?): {HOW_TO_RECORD}")
-    machine, suite = document["machine_info"], _mapping(document.get("rnnbench"))
+    machine, suite = document["machine_info"], mapping(document.get("rnnbench"))
     cases: dict[str, Result] = {}
     skipped, timers = [], set()
     for index, entry in enumerate(document["benchmarks"]):
@@ -171,27 +207,27 @@ def parse(document: object, path: str, role: str = "results file") -> Run:
             raise BadFile(f"{where} holds case {result.name!r} twice: pass the result of one "
                           "pytest session")
         cases[result.name] = result
-        timer = _mapping(entry.get("options")).get("timer")
+        timer = mapping(entry.get("options")).get("timer")
         if timer:
             timers.add(str(timer).rsplit(".", 1)[-1])  # "time.process_time" too
     if not cases:
         raise BadFile(f"{where} holds no rnnbench benchmark cases (extra_info without "
                       "shape_key); was it written by this project's benchmarks?")
-    commit = _mapping(document.get("commit_info"))
+    commit = mapping(document.get("commit_info"))
     commit_id = _text(commit.get("id"))  # pytest-benchmark: "unknown"/"unversioned" for none
     status = suite.get("exitstatus")
     first = next(iter(cases.values())).extra
     return Run(
         path=path, cases=tuple(cases.values()), machine=machine_identity(machine),
         device_name=_text(machine.get("device_name")
-                          or _mapping(machine.get("cpu")).get("brand_raw")),
+                          or mapping(machine.get("cpu")).get("brand_raw")),
         torch_version=_text(machine.get("torch") or first.get("torch")),
         date=_text(str(document.get("datetime") or "")[:10]),
-        threads=_int(machine.get("threads")), timer=", ".join(sorted(timers)) or None,
+        threads=integer(machine.get("threads")), timer=", ".join(sorted(timers)) or None,
         commit=None if commit_id in ("unknown", "unversioned") else commit_id,
         dirty=commit.get("dirty") is True,
-        exitstatus=_int(status) if isinstance(status, int) else None,
-        load=_mapping(machine.get("load_average_1m")),
+        exitstatus=integer(status) if isinstance(status, int) else None,
+        load=mapping(machine.get("load_average_1m")),
         paired=suite.get("runner") == "lockstep", skipped=tuple(skipped), suite=suite,
     )
 
@@ -200,7 +236,7 @@ def machine_identity(machine_info: Mapping[str, Any]) -> dict[str, str]:
     """What must be equal for two runs' timings to be comparable: the processor (model,
     architecture and instruction-set flags, since oneDNN picks its kernels by them) and, where
     CUDA cases ran, the GPU model. Thread count and timer are checked per case."""
-    cpu = _mapping(machine_info.get("cpu"))
+    cpu = mapping(machine_info.get("cpu"))
     flags = cpu.get("flags")
     identity = {
         "cpu": str(cpu.get("brand_raw") or machine_info.get("cpu_model") or ""),
@@ -234,35 +270,20 @@ def _result(entry: object, where: str) -> Result | None:
                       "--benchmark-json=FILE") from None
     name = str(info.get("case") or case.id)
     data = stats.get("data", [])
-    if not isinstance(data, list) or not all(_number(x) and x > 0 for x in data):
+    if not isinstance(data, list) or not all(number(x) and x > 0 for x in data):
         raise BadFile(f"{where} ({name}): 'stats.data' must hold positive numbers (seconds)")
     median, iqr, q1, q3 = (stats.get(key) for key in ("median", "iqr", "q1", "q3"))
-    if not _number(median) or median <= 0:
+    if not number(median) or median <= 0:
         raise BadFile(f"{where} ({name}) has no positive 'stats.median'; regenerate it with "
                       "pytest benchmarks --benchmark-json=FILE")
     return Result(
-        case=case, name=name, median=float(median), iqr=float(iqr) if _number(iqr) else 0.0,
-        quartiles=(float(q1), float(q3)) if _number(q1) and _number(q3) else None,
-        rounds=_int(stats.get("rounds")), data=tuple(map(float, data)),
-        aten_ops=_int(info.get("aten_ops")), peak_memory_bytes=_int(info.get("peak_memory_bytes")),
+        case=case, name=name, median=float(median), iqr=float(iqr) if number(iqr) else 0.0,
+        quartiles=(float(q1), float(q3)) if number(q1) and number(q3) else None,
+        rounds=integer(stats.get("rounds")), data=tuple(map(float, data)),
+        aten_ops=integer(info.get("aten_ops")),
+        peak_memory_bytes=integer(info.get("peak_memory_bytes")),
         extra=info,
     )
-
-
-def _number(value: object) -> bool:
-    try:
-        return (isinstance(value, (int, float)) and not isinstance(value, bool)
-                and math.isfinite(value))
-    except OverflowError:  # an integer too large for a float
-        return False
-
-
-def _int(value: object) -> int | None:
-    return int(value) if _number(value) else None
-
-
-def _mapping(value: object) -> dict[str, Any]:
-    return dict(value) if isinstance(value, dict) else {}
 
 
 def _text(value: object) -> str | None:

@@ -36,17 +36,19 @@ NOT_JUDGED = "noisy: not judged"
 
 def ratio_rows(run: Run) -> list[list[str]]:
     """Per forward+backward shape: native, the best custom impl and their ratio."""
+    shapes: dict[str, list[tuple[Result, Result, float]]] = {key: [] for key in run.by_shape()}
+    for custom, native, ratio in results.versus_native(run.cases):
+        shapes[custom.shape_key].append((custom, native, ratio))
     rows = []
-    for shape, impls in run.by_shape().items():
-        reference = impls.get("native")
-        custom = sorted((r for r in impls.values() if r.case.impl != "native"),
-                        key=lambda r: r.median)
-        if reference is None or not custom or reference.case.pass_ != "fwdbwd":
+    for shape, ratios in shapes.items():
+        if not ratios or ratios[0][1].case.pass_ != "fwdbwd":
             continue
-        best, ratio = custom[0], custom[0].median / reference.median
-        others = ", ".join(f"{r.case.impl} {r.median / reference.median:.2f}x" for r in custom)
-        noisy = any(run.noise(r) for r in (reference, *custom))  # the best may be any of them
-        rows.append([shape, _ms(reference.median), best.case.impl, _ms(best.median),
+        reference = ratios[0][1]
+        best, _, ratio = min(ratios, key=lambda r: r[0].median)
+        others = ", ".join(f"{r.impl} {value:.2f}x"
+                           for r, _, value in sorted(ratios, key=lambda r: r[0].median))
+        noisy = any(run.noise(r) for r in (reference, *(c for c, _, _ in ratios)))
+        rows.append([shape, _ms(reference.median), best.impl, _ms(best.median),
                      f"{ratio:.2f}x", _verdict(ratio, RATIO_TARGETS.get(shape), noisy), others])
     return rows
 

@@ -127,7 +127,7 @@ def section() -> str:
     totals, shared, alone = imdb_totals()
     return "\n\n".join([
         "## Parameters",
-        "Closed-form counts from `rnnbench.model.params` (checked against the PyTorch modules in "
+        "Closed-form counts from `rnnbench.params` (checked against the PyTorch modules in "
         "`tests/test_params.py`), with PyTorch's two bias vectors per gate block. A "
         "bidirectional layer counts both directions; a further layer reads both directions' "
         "outputs. Totals of the recurrent layers; ✓ marks a figure of the article equal to the "
@@ -140,7 +140,7 @@ def section() -> str:
         f"IMDB totals (§3.2): embedding {IMDB_EMBED}, hidden {IMDB_HIDDEN}, {IMDB_LAYERS} "
         "layers and a linear head on the final state of every direction, so total = V×"
         f"{IMDB_EMBED} + recurrent + head and each total implies a vocabulary size V "
-        "(`rnnbench.model.params.vocab_size_for_total`).",
+        "(`rnnbench.params.vocab_size_for_total`).",
         totals,
         f"One vocabulary gives all three totals: **{'yes' if shared else 'no'}**. "
         "Listed configurations whose recurrent layers alone round to all three: "

@@ -10,7 +10,6 @@ Two kinds of file, told apart by their keys rather than their names:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 from rnnbench import files
 from rnnbench.bench import results
 from rnnbench.bench.results import Run
+from rnnbench.files import integer, mapping
 
 CONVERGENCE_SCHEMA = "rnnbench.converge/1"
 
@@ -74,19 +74,6 @@ class Inputs:
     ignored: tuple[str, ...] = ()
 
 
-def number(value: Any) -> bool:
-    """A finite int or float (not a bool)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _int(value: Any) -> int | None:
-    return int(value) if number(value) else None
-
-
 def is_bench(data: Any) -> bool:
     return isinstance(data, Mapping) and isinstance(data.get("benchmarks"), list)
 
@@ -124,7 +111,7 @@ def load_convergence(path: Path, data: Any = None) -> Convergence:
         raise ValueError(f"{where}: 'runs' is {type(data.get('runs')).__name__}, expected a list")
     runs = []
     for index, raw in enumerate(data["runs"]):
-        missing = [key for key in ("cell", "seed", "epochs") if key not in _mapping(raw)]
+        missing = [key for key in ("cell", "seed", "epochs") if key not in mapping(raw)]
         if missing or not isinstance(raw.get("epochs"), list):
             raise ValueError(f"{where}: runs[{index}] lacks "
                              f"{', '.join(map(repr, missing or ['epochs']))} (expected an "
@@ -137,11 +124,11 @@ def load_convergence(path: Path, data: Any = None) -> Convergence:
         runs.append(Training(
             cell=str(raw["cell"]), seed=raw["seed"], status=str(raw.get("status", "?")),
             epochs=tuple(e for e in raw["epochs"] if isinstance(e, Mapping)),
-            summary=_mapping(raw.get("summary")), params=_int(total),
-            epochs_requested=_int(raw.get("epochs_requested")),
-            diverged_epoch=_int(_mapping(raw.get("diverged")).get("epoch"))))
+            summary=mapping(raw.get("summary")), params=integer(total),
+            epochs_requested=integer(raw.get("epochs_requested")),
+            diverged_epoch=integer(mapping(raw.get("diverged")).get("epoch"))))
     return Convergence(
-        path=path, task=str(data.get("task", "?")), settings=_mapping(data.get("settings")),
-        data=_mapping(data.get("data")), environment=_mapping(data.get("environment")),
+        path=path, task=str(data.get("task", "?")), settings=mapping(data.get("settings")),
+        data=mapping(data.get("data")), environment=mapping(data.get("environment")),
         date=str(data.get("updated") or data.get("created") or "undated")[:10],
         runs=tuple(runs))

@@ -22,8 +22,9 @@ from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormat
 
 from rnnbench.bench.grid import Case
 from rnnbench.bench.results import Result, Run
+from rnnbench.files import number
 from rnnbench.report import article
-from rnnbench.report.load import Convergence, number
+from rnnbench.report.load import Convergence
 from rnnbench.report.tables import (
     PRIMARY,
     Noisy,

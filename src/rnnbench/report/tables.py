@@ -16,12 +16,13 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from rnnbench.bench.grid import Case
-from rnnbench.bench.results import Result, Run
+from rnnbench.bench.results import Result, Run, versus_native
+from rnnbench.files import number
 from rnnbench.markdown import table
 from rnnbench.model import cells
 from rnnbench.model.build import IMPL_NAMES
 from rnnbench.model.params import RecurrentConfig, count_parameters
-from rnnbench.report.load import Convergence, Training, number
+from rnnbench.report.load import Convergence, Training
 
 PASSES = {"fwdbwd": "forward+backward", "fwd": "forward"}
 #: What follows a time that rests on a noisy case.
@@ -189,11 +190,7 @@ def sweep_table(sweep: Sweep, vary: str, value: Callable[[Result], float | None]
 
 def native_ratios(results: Iterable[Result]) -> list[tuple[Result, float]]:
     """Every custom result with its median over native's, same cell and shape."""
-    results = list(results)
-    native = {(shape_label(r.case), r.case.cell): r.median for r in results
-              if r.case.impl == "native"}
-    return [(r, r.median / native[(shape_label(r.case), r.case.cell)]) for r in results
-            if r.case.impl != "native" and (shape_label(r.case), r.case.cell) in native]
+    return [(custom, ratio) for custom, _, ratio in versus_native(results)]
 
 
 def ratio_table(ratios: list[tuple[Result, float]], noisy: Noisy = never_noisy) -> str:
