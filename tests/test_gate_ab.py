@@ -3,6 +3,7 @@ machine makes the gate measure the baseline's commit here, interleaved with the 
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ from test_gate_synthetic import run_cli, suite, write
 
 from rnnbench.bench.grid import Case
 from rnnbench.bench.slowdown import ENV as SLOWDOWN_ENV
-from rnnbench.gate import ab
+from rnnbench.gate import ab, worker
 from rnnbench.gate.compare import UnusableInput, load_run, parse_run
 from rnnbench.gate.rerun import CPU_ARGS
 
@@ -221,6 +222,27 @@ def test_ab_end_to_end_on_the_real_suite_names_the_slowed_case(tmp_path, monkeyp
     assert "mode A/B (--against HEAD)" in out
     regressions = out.split("REGRESSION in 1 case(s):\n")[1]
     assert regressions.startswith(f"  {eager}:") and "aten_ops grew" in regressions
+
+
+@pytest.mark.parametrize("rev", [worker.OLDEST_TREE, "HEAD"], ids=["oldest", "HEAD"])
+def test_the_worker_measures_every_tree_of_its_api(rev, tmp_path, monkeypatch, capsys) -> None:
+    """The worker script of this tree drives the oldest tree that its API names, and HEAD's:
+    both sides time and describe the cases (the verdict, a matter of timing, is not asserted)."""
+    known = subprocess.run(["git", "cat-file", "-e", f"{rev}^{{commit}}"], cwd=ROOT,
+                           capture_output=True, check=False)
+    if known.returncode != 0:
+        pytest.skip(f"{rev} is not in this clone (shallow?): `git fetch --unshallow`")
+    cases = [f"lstm-{impl}-cpu-f32-I256-H128-L1-T100-B64-fwd" for impl in ("native", "eager")]
+    monkeypatch.delenv(SLOWDOWN_ENV, raising=False)
+    monkeypatch.chdir(ROOT)
+    args = f"{CPU_ARGS} -k '{' or '.join(f'[{case}]' for case in cases)}'"
+    status, out = run_cli(capsys, "gate", "--against", rev, tmp_path / "now.json",
+                          "--pytest-args", args)
+    assert status in (0, 1), out[-3000:]
+    assert "in 2 common case(s)" in out or "REGRESSION in" in out, out[-3000:]
+    for case in cases:  # both medians, base and now, in the verdict table
+        assert re.search(rf"^{case}\s+\d+\.\d+\s+\d+\.\d+\s", out, re.MULTILINE), out[-3000:]
+    assert sorted(load_run(tmp_path / "now.json").by_name()) == sorted(cases)
 
 
 def test_the_temporary_tree_is_removed_when_the_gate_is_terminated(tmp_path) -> None:

@@ -37,6 +37,7 @@ from rnnbench.bench.results import Run
 from rnnbench.files import write_json
 from rnnbench.gate.compare import UnusableInput, parse_run
 from rnnbench.gate.rerun import suite_command, tree_env
+from rnnbench.gate.worker import API_VERSION, CHECK
 
 #: Rounds per case: at least ``MIN_ROUNDS``, about ``MAX_TIME`` seconds of calls, at most
 #: ``MAX_ROUNDS``.
@@ -122,13 +123,14 @@ def check_builds(tree: Path, commit: str) -> None:
                 "suite can run; refresh the baseline (`rnnbench baseline refresh`)"
             )
     env = tree_env(tree, _without_switches())
-    done = _run([sys.executable, "-c", "import rnnbench, rnnbench.bench.grid"], tree, env,
-                "baseline", "the import check")
+    done = _run([sys.executable, "-c", CHECK], tree, env, "baseline",
+                "the import check")
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
         raise UnusableInput(
-            f"the baseline commit {commit[:12]} does not import on this interpreter ({last}); "
-            "install what it needs, or refresh the baseline at a commit that works here"
+            f"the baseline commit {commit[:12]} does not import on this interpreter, or lacks "
+            f"the worker's tree API v{API_VERSION} ({last}); install what it needs, or "
+            "refresh the baseline at a commit that works here"
         )
 
 

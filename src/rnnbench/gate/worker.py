@@ -1,10 +1,25 @@
 """One side of an A/B measurement: a process that times benchmark cases of *its own* tree.
 
 Run as a script (``python .../gate/worker.py``) with the tree's ``src`` first on
-``PYTHONPATH``, so that an old commit measures its own code; it imports only what every
-rnnbench tree has (``rnnbench.bench.grid.cases``, ``rnnbench.bench.workload.make_workload``,
-``rnnbench.bench.measure.profile_call``). The coordinator (:mod:`rnnbench.gate.ab`) sends one
-JSON command per line on stdin and reads one JSON answer per line:
+``PYTHONPATH``, so that an old commit measures its own code. The script always comes from the
+current tree; what it asks of the tree it measures is the **tree API**, version
+:data:`API_VERSION`, the contract between this file and every commit it can measure:
+
+- ``rnnbench.bench.grid.cases("full")``: the cases, each with ``id``, ``device`` and
+  ``info()`` (the coordinates that go into ``extra_info``);
+- ``rnnbench.bench.workload.make_workload(case)``: a call that runs the case once, with
+  ``case`` and ``reset()`` (frees what the timed calls kept, before the profiled call);
+- ``rnnbench.bench.measure.profile_call(call, device)``: ``aten_ops`` and
+  ``peak_memory_bytes`` of one profiled call.
+
+Every commit from :data:`OLDEST_TREE` on provides it, except the four from ``97109e6`` to
+``f8e1187`` (they dropped ``Workload.reset``); :data:`CHECK` is the import check that refuses
+a tree without it. A change to any of these names breaks ``rnnbench gate --against`` for
+every older commit: keep them, or raise :data:`API_VERSION` and teach this file both.
+``tests/test_gate_ab.py`` runs the gate against :data:`OLDEST_TREE` and against ``HEAD``.
+
+The coordinator (:mod:`rnnbench.gate.ab`) sends one JSON command per line on stdin and reads
+one JSON answer per line:
 
 - ``{"op": "load", "case": ID}``: build the case's workload and run it twice (compilation,
   caches); answers ``{"ok": true, "seconds": ...}`` or ``{"ok": false, "error": ...}``;
@@ -13,6 +28,8 @@ JSON command per line on stdin and reads one JSON answer per line:
 - ``{"op": "describe", "case": ID}``: the case's ``extra_info`` (coordinates, ATen ops and
   peak memory from one profiled call, threads, versions), then frees the case;
 - ``{"op": "quit"}``.
+
+This file imports nothing of the current tree's package (it runs on the other tree's).
 """
 
 from __future__ import annotations
@@ -24,6 +41,15 @@ import platform
 import sys
 import time
 from typing import Any
+
+#: The version of the tree API above.
+API_VERSION = 1
+#: The oldest commit whose tree provides the tree API.
+OLDEST_TREE = "82468fae87d01886248e803bd33298cd70c19987"
+#: Imports what the tree API needs of a tree; fails (exit status 1) where the tree lacks it.
+CHECK = ("from rnnbench.bench.grid import cases; "
+         "from rnnbench.bench.workload import Workload, make_workload; "
+         "from rnnbench.bench.measure import profile_call; Workload.reset")
 
 if __name__ == "__main__":
     sys.path.pop(0)  # this file's folder: its modules must not shadow the tree's or stdlib's
