@@ -49,7 +49,7 @@ BENCH = [*PYTEST, "benchmarks/test_speed.py", "-q",
          "--benchmark-max-time=0.25", "--benchmark-min-rounds=5"]
 
 
-class Run:
+class Budget:
     """The budget, the log and the phases' outcomes."""
 
     def __init__(self, out: Path, budget: float, dry_run: bool) -> None:
@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    run = Run(out, args.budget, args.dry_run)
+    run = Budget(out, args.budget, args.dry_run)
     dry = args.dry_run
     device = "cpu" if dry else "cuda"
     imdb_data = ["--data", str(args.imdb.resolve())] if args.imdb else []

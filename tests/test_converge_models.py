@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from rnnbench.converge.models import (
-    CELLS,
+    CASE_NAMES,
     RecurrentStack,
     classifier,
     parameter_record,
@@ -45,7 +45,7 @@ def padded_batch(lengths: list[int], features: int, seed: int) -> torch.Tensor:
 
 
 @settings(max_examples=15)
-@given(cell=st.sampled_from([c for c in CELLS if cells.parse(c)[0].native]),
+@given(cell=st.sampled_from([c for c in CASE_NAMES if cells.parse(c)[0].native]),
        layers=st.integers(1, 2),
        lengths=st.lists(st.integers(1, 9), min_size=1, max_size=5), seed=st.integers(0, 99))
 def test_padded_stack_equals_torch_on_each_sequence_alone(cell, layers, lengths, seed) -> None:
@@ -99,7 +99,7 @@ def test_reverse_padded_reverses_within_each_length_and_is_an_involution() -> No
     assert torch.equal(reverse_padded(reverse_padded(x, lengths), lengths), x)
 
 
-@pytest.mark.parametrize("cell", list(CELLS))
+@pytest.mark.parametrize("cell", list(CASE_NAMES))
 @pytest.mark.parametrize("layers", [1, 2, 3])
 def test_parameters_match_the_closed_form(cell: str, layers: int) -> None:
     stack = RecurrentStack(cell, "native", 7, 5, layers)

@@ -20,7 +20,6 @@ from rnnbench.model import cells
 from rnnbench.model.build import IMPL_NAMES
 from rnnbench.validate import check_choice, check_positive
 
-IMPLS: tuple[str, ...] = IMPL_NAMES  # native, eager, script, compiled, fused
 #: The cells the profiles measure (registry names).
 GRID_CELLS: tuple[str, ...] = ("lstm", "gru")
 #: ``fwd``: forward only with autograd off (inference); ``fwdbwd``: forward and backward.
@@ -117,7 +116,7 @@ class Sweep:
 
     cells: tuple[str, ...] = GRID_CELLS
     directions: tuple[int, ...] = (1, 2)
-    impls: tuple[str, ...] = IMPLS
+    impls: tuple[str, ...] = IMPL_NAMES
     models: tuple[Model, ...] = (ARTICLE,)
     lengths: tuple[int, ...] = (100,)
     batches: tuple[int, ...] = (64,)

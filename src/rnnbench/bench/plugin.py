@@ -35,6 +35,7 @@ import pytest
 
 from rnnbench.bench import grid, machine, results, summary
 from rnnbench.bench.grid import Case
+from rnnbench.model.build import IMPL_NAMES
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class Timed:
 
 
 @dataclass
-class Run:
+class Session:
     """What the plugin learns during a session."""
 
     started: float
@@ -62,7 +63,7 @@ class Run:
     session: pytest.Session | None = None
 
 
-_RUN = pytest.StashKey[Run]()
+_RUN = pytest.StashKey[Session]()
 
 
 def _positive_int(text: str) -> int:
@@ -108,7 +109,7 @@ def pytest_configure(config: pytest.Config) -> None:
     target = json_target(config.getoption("benchmark_json", None))
     if target is not None:
         target.parent.mkdir(parents=True, exist_ok=True)  # before timing, not after it
-    config.stash[_RUN] = Run(time.monotonic(), machine.load_average())
+    config.stash[_RUN] = Session(time.monotonic(), machine.load_average())
 
 
 def _own_words_for_warnings(config: pytest.Config) -> None:
@@ -230,7 +231,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 class _Progress:
     """Writes ``[k/N] case  median  elapsed, ~left`` per case, in at most 100 columns."""
 
-    def __init__(self, config: pytest.Config, run: Run) -> None:
+    def __init__(self, config: pytest.Config, run: Session) -> None:
         self.config, self.run = config, run
         self.done: set[str] = set()
 
@@ -361,7 +362,7 @@ def _wanted_files(config: pytest.Config) -> list[str]:
     return wanted
 
 
-def _nothing_saved(config: pytest.Config, run: Run) -> str | None:
+def _nothing_saved(config: pytest.Config, run: Session) -> str | None:
     """When nothing was timed, nothing was written: says so, and removes the empty file that
     pytest-benchmark before 5.3 created when it read ``--benchmark-json``."""
     wanted = _wanted_files(config)
@@ -397,7 +398,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Any
     return result
 
 
-def _summary(reporter: Any, config: pytest.Config, run: Run) -> None:
+def _summary(reporter: Any, config: pytest.Config, run: Session) -> None:
     nothing_saved = _nothing_saved(config, run)
     if not (run.timed or run.not_collected or nothing_saved):
         return
@@ -441,7 +442,7 @@ def ratio_lines(timed: list[Timed]) -> list[str]:
         native[custom.shape_key] = reference.median
     width = max(map(len, shapes), default=0)
     return [f"{shape:<{width}}  native {native[shape] * 1e3:8.2f} ms  "
-            + "  ".join(f"{impl} {ratios[impl]:.2f}x" for impl in grid.IMPLS if impl in ratios)
+            + "  ".join(f"{impl} {ratios[impl]:.2f}x" for impl in IMPL_NAMES if impl in ratios)
             for shape, ratios in shapes.items() if ratios]
 
 
@@ -463,7 +464,7 @@ def compare_lines(timed: list[Timed], compared: list[dict[str, Any]]) -> list[st
     return lines
 
 
-def _written(config: pytest.Config, run: Run) -> list[str]:
+def _written(config: pytest.Config, run: Session) -> list[str]:
     """The result files this run wrote: --benchmark-json's and the saved run (the newest file
     in the storage, which is where pytest-benchmark has just saved it)."""
     if not run.timed:

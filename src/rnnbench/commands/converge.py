@@ -24,7 +24,7 @@ from rnnbench.converge.experiments import (
     SyntheticExperiment,
     SyntheticSettings,
 )
-from rnnbench.converge.models import CELLS
+from rnnbench.converge.models import CASE_NAMES
 from rnnbench.converge.store import ResultsStore, checkpoint_file, default_checkpoints
 from rnnbench.converge.train import flushing_denormals
 from rnnbench.converge.train import run as train_run
@@ -44,7 +44,7 @@ DOWNLOAD_TO = Path("~/.cache/rnnbench/aclImdb_v1.tar.gz")
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", default="adding", help=f"one of {', '.join(DEFAULTS)} "
                         "(default: adding, which needs no data)")
-    parser.add_argument("--cells", help=f"comma-separated, from {', '.join(CELLS)} "
+    parser.add_argument("--cells", help=f"comma-separated, from {', '.join(CASE_NAMES)} "
                         "(default: all five for adding/copy; lstm,gru,bilstm for imdb)")
     parser.add_argument("--seeds", type=int, metavar="N",
                         help="run seeds 0..N-1 (default: 3 for adding/copy, 1 for imdb)")
@@ -109,9 +109,9 @@ def _cells(text: str) -> list[str]:
     cells = [c.strip() for c in text.split(",") if c.strip()]
     if not cells:
         raise ValueError(f"cells={text!r} is not accepted: expected a comma-separated list "
-                         f"from {', '.join(CELLS)}")
+                         f"from {', '.join(CASE_NAMES)}")
     for cell in cells:
-        check_choice("cell", cell, CELLS)
+        check_choice("cell", cell, CASE_NAMES)
     return list(dict.fromkeys(cells))
 
 

@@ -28,8 +28,8 @@ from rnnbench.model.params import (
     count_parameters,
 )
 
-#: The cell names ``rnnbench converge --cells`` accepts.
-CELLS: list[str] = cells.names()
+#: The case names ``rnnbench converge --cells`` accepts: each cell, one or two directions.
+CASE_NAMES: list[str] = cells.names()
 
 
 def reverse_padded(x: Tensor, lengths: Tensor) -> Tensor:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from torch import nn
 
 from rnnbench.model import cells
-from rnnbench.model.impls import IMPLS, check_impl
+from rnnbench.model.impls import SCAN_NAMES, check_impl
 from rnnbench.model.recurrent import Recurrent, check_layer
 from rnnbench.validate import check_choice
 
 #: ``native`` is the cell's ``torch.nn`` twin (cuDNN on CUDA, oneDNN/ATen on CPU).
-IMPL_NAMES: tuple[str, ...] = ("native", *IMPLS)
+IMPL_NAMES: tuple[str, ...] = ("native", *SCAN_NAMES)
 
 
 def build(

@@ -108,8 +108,8 @@ def _compiled(cell: Cell) -> nn.Module:
 #: :mod:`rnnbench.model.build`; the rest (``fused``, ``parallel``) are whole-sequence scans of
 #: the cells that have them.
 LOOPS = {"eager": lambda cell: Scan(cell.step()), "script": _script, "compiled": _compiled}
-#: Every implementation name, in the order reports list them.
-IMPLS: tuple[str, ...] = (*LOOPS, *dict.fromkeys(
+#: Every implementation that runs a scan (all but ``native``), in the order reports list them.
+SCAN_NAMES: tuple[str, ...] = (*LOOPS, *dict.fromkeys(
     impl for cell in cells.CELLS.values() for impl in cell.scans))
 
 

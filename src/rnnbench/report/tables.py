@@ -139,10 +139,10 @@ def by_shape(results: Iterable[Result]) -> dict[str, list[Result]]:
     return dict(groups)
 
 
-Sweep = tuple[str, dict[tuple[str, str], list[Result]]]
+SweepLines = tuple[str, dict[tuple[str, str], list[Result]]]
 
 
-def sweeps(results: Iterable[Result], vary: str) -> list[Sweep]:
+def sweeps(results: Iterable[Result], vary: str) -> list[SweepLines]:
     """Families of results that differ only in ``vary`` (``T`` or ``B``), cell and impl,
     with at least two values of ``vary``: ``(title, {(cell, impl): results by vary})``,
     training step and padded first, then the most points."""
@@ -168,7 +168,7 @@ def sweeps(results: Iterable[Result], vary: str) -> list[Sweep]:
     return [(title, lines) for _, title, lines in sorted(found, key=lambda f: f[0])]
 
 
-def sweep_table(sweep: Sweep, vary: str, value: Callable[[Result], float | None],
+def sweep_table(sweep: SweepLines, vary: str, value: Callable[[Result], float | None],
                 fmt: Callable[[float], str], noisy: Noisy = never_noisy) -> str:
     """One row per cell and impl, one column per value of ``vary``, and the growth (none
     where an end is ``noisy``)."""
