@@ -45,7 +45,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", default="adding", help=f"one of {', '.join(DEFAULTS)} "
                         "(default: adding, which needs no data)")
     parser.add_argument("--cells", help=f"comma-separated, from {', '.join(CASE_NAMES)} "
-                        "(default: all five for adding/copy; lstm,gru,bilstm for imdb)")
+                        f"(default: {DEFAULTS['adding'][0]} for adding/copy; "
+                        f"{DEFAULTS['imdb'][0]} for imdb)")
     parser.add_argument("--seeds", type=int, metavar="N",
                         help="run seeds 0..N-1 (default: 3 for adding/copy, 1 for imdb)")
     parser.add_argument("--epochs", type=int, default=20, metavar="E", help="epochs per run "
