@@ -6,8 +6,10 @@ import pytest
 import torch
 from torch.nn.utils.rnn import PackedSequence
 
+from rnnbench.bench import workload as workload_module
 from rnnbench.bench.grid import Case
 from rnnbench.bench.workload import Workload, make_workload
+from rnnbench.model.build import build
 
 
 def grads(workload: Workload) -> list[torch.Tensor | None]:
@@ -56,3 +58,20 @@ def test_dtype_and_shapes_follow_the_case() -> None:
     assert workload.inputs.shape == (7, 3, 6) and workload.inputs.dtype == torch.float32
     assert workload.grad_output.shape == (7, 3, 10)  # both directions
     assert workload.tokens == 21
+
+
+def test_inputs_do_not_follow_how_much_randomness_the_builder_draws(monkeypatch) -> None:
+    """A refactored builder that draws more (or fewer) random numbers must not change the
+    inputs, nor the packed lengths that set the native case's op count and peak memory."""
+    case = Case("lstm", "native", "cpu", "f32", 12, 4, 6, 5, 1, "packed")
+    before = make_workload(case)
+
+    def greedy_build(*args, **kwargs):
+        torch.randn(1000)
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(workload_module, "build", greedy_build)
+    after = make_workload(case)
+    assert torch.equal(after.inputs.batch_sizes, before.inputs.batch_sizes)
+    torch.testing.assert_close(after.inputs.data, before.inputs.data)
+    torch.testing.assert_close(after.grad_output, before.grad_output)

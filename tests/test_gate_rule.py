@@ -146,6 +146,18 @@ def test_any_growth_of_an_exact_count_fails_whatever_the_timings(signal: str) ->
     assert [c.name for c in eager.signals] == [signal]
 
 
+def test_a_native_case_s_counts_are_reported_never_failed() -> None:
+    """Native counts are PyTorch's (and its packed path's count follows the lengths drawn)."""
+    def run(ops: int, memory: int) -> dict:
+        document = suite(aten_ops=1000)
+        document["benchmarks"][0]["extra_info"].update(aten_ops=ops, peak_memory_bytes=memory)
+        return document
+
+    native = verdict(judge(run(1000, 10**6), run(1100, 2 * 10**6)), "lstm-native")
+    assert not native.regressed and native.status == "report-only"
+    assert sorted(c.name for c in native.signals) == ["aten_ops", "peak_memory_bytes"]
+
+
 def test_a_shrinking_count_is_no_regression() -> None:
     eager = verdict(judge(suite(aten_ops=1000), suite(aten_ops=900)), "lstm-eager")
     assert not eager.regressed and eager.signals[0].ratio == 0.9

@@ -1,6 +1,8 @@
 """What one timed call of a benchmark case does, built once per case.
 
-The model comes from :func:`rnnbench.build`; inputs are random (seeded), never zeros. A
+The model comes from :func:`rnnbench.build`; inputs are random (seeded), never zeros, and drawn
+from a generator of their own: how many random numbers a builder draws (its implementation, a
+refactoring) never changes a case's inputs, its packed lengths, or so its ATen op count. A
 ``fwdbwd`` call resets the gradients (``set_to_none``), runs the forward pass and back-
 propagates a fixed random gradient of the output into every parameter and the input, as a
 layer inside a larger model does. A ``fwd`` call is inference: autograd is off. On CUDA the
@@ -55,25 +57,26 @@ def make_workload(case: Case, seed: int = 0) -> Workload:
 
     Raises :class:`rnnbench.ImplUnavailable` when the implementation cannot run here.
     """
-    torch.manual_seed(seed)
+    torch.manual_seed(seed)  # the weights
+    draw = torch.Generator().manual_seed(seed)  # the inputs: drawn on the CPU, then moved
     device, dtype = torch.device(case.device), getattr(torch, DTYPES[case.dtype])
     model = build(case.base_cell, case.impl, case.input_size, case.hidden_size,
                   num_layers=case.num_layers, bidirectional=case.bidirectional)
     model = slowdown.apply(model, case.cell, case.impl).to(device=device, dtype=dtype).train()
     grad = case.pass_ == "fwdbwd"
-    x = torch.randn(case.T, case.B, case.input_size, device=device, dtype=dtype)  # (T, B, I)
+    x = torch.randn(case.T, case.B, case.input_size, generator=draw).to(device, dtype)  # (T, B, I)
     features = (2 if case.bidirectional else 1) * case.hidden_size
     inputs: Tensor | PackedSequence
     if case.layout == "packed":
-        lengths = torch.randint(1, case.T + 1, (case.B,))
+        lengths = torch.randint(1, case.T + 1, (case.B,), generator=draw)
         lengths[0] = case.T  # the longest sequence spans the whole T
         packed = pack_padded_sequence(x, lengths, enforce_sorted=False)
         # A leaf of its own, so that every call back-propagates into it, not into the packing.
         inputs = packed._replace(data=packed.data.detach().requires_grad_(grad))
         tokens = int(lengths.sum())
-        grad_output = torch.randn(tokens, features, device=device, dtype=dtype)  # (N, D*H)
+        grad_output = torch.randn(tokens, features, generator=draw).to(device, dtype)  # (N, D*H)
     else:
         inputs = x.requires_grad_(grad)
         tokens = case.T * case.B
-        grad_output = torch.randn(case.T, case.B, features, device=device, dtype=dtype)
+        grad_output = torch.randn(case.T, case.B, features, generator=draw).to(device, dtype)
     return Workload(case, model, inputs, grad_output, tokens)

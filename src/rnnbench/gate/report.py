@@ -35,18 +35,19 @@ def format_text(comparison: Comparison) -> str:
         f"ratio: relative to the native case of the same shape in the same run; native cases "
         f"compare raw times ({native}). "
         f"Fails at ratio >= {rule.min_ratio:.2f} with p < {rule.alpha:g} (one-sided "
-        f"{_tests(comparison)}), or when a deterministic count grew."
+        f"{_tests(comparison)}), or when a deterministic count of a custom case grew."
     )
     for cases, text in ((comparison.added, "\nadded (not in the baseline, not judged)"),
                         (comparison.removed, "removed (in the baseline only)")):
         if cases:
             lines.append(f"{text}: {few(cases, 8, more=' (see --json)')}")
-    shrunk = [
+    moved = [
         f"  {v.case}: {c.describe()}" for v in comparison.verdicts for c in v.signals if not c.grew
     ]
-    if shrunk:
-        lines.append("\ndeterministic counts that shrank (refresh the baseline to keep them):")
-        lines += shrunk
+    if moved:
+        lines.append("\ndeterministic counts that moved without failing (they shrank, stayed "
+                     "within tolerance, or are a native case's); refresh the baseline to keep them:")
+        lines += moved
     regressions = comparison.regressions
     if regressions:
         lines.append(f"\nREGRESSION in {len(regressions)} case(s):")
