@@ -46,7 +46,8 @@ def format_text(comparison: Comparison) -> str:
     ]
     if moved:
         lines.append("\ndeterministic counts that moved without failing (they shrank, stayed "
-                     "within tolerance, or are a native case's); refresh the baseline to keep them:")
+                     "within tolerance, or are a native case's); refresh the baseline to keep "
+                     "them:")
         lines += moved
     regressions = comparison.regressions
     if regressions:
