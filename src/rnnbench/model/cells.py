@@ -154,7 +154,7 @@ class Cell:
     @property
     def impls(self) -> tuple[str, ...]:
         """The implementations this cell has, ``native`` (its twin) first."""
-        return (*(("native",) if self.native else ()), "eager", "script", "compiled",
+        return (*(("native",) if self.native else ()), "eager", "script", "compiled", "derived",
                 *self.scans)
 
     def impls_on(self, device: str) -> tuple[str, ...]:

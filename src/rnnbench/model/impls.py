@@ -33,7 +33,7 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
-from rnnbench.model import cells
+from rnnbench.model import cells, derived
 from rnnbench.model.cells import Cell
 from rnnbench.model.errors import ImplUnavailable
 
@@ -107,7 +107,8 @@ def _compiled(cell: Cell) -> nn.Module:
 #: The loops every cell has, from its step. ``native`` is handled by
 #: :mod:`rnnbench.model.build`; the rest (``fused``, ``parallel``) are whole-sequence scans of
 #: the cells that have them.
-LOOPS = {"eager": lambda cell: Scan(cell.step()), "script": _script, "compiled": _compiled}
+LOOPS = {"eager": lambda cell: Scan(cell.step()), "script": _script, "compiled": _compiled,
+         "derived": lambda cell: derived.scan_of(cell.step)}
 #: Every implementation that runs a scan (all but ``native``), in the order reports list them.
 SCAN_NAMES: tuple[str, ...] = (*LOOPS, *dict.fromkeys(
     impl for cell in cells.CELLS.values() for impl in cell.scans))
