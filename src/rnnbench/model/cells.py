@@ -148,12 +148,14 @@ class Cell:
 
     @property
     def default_impl(self) -> str:
-        """What a model of this cell runs by default: its twin, else its fastest scan."""
-        return "native" if self.native else next(iter(self.scans), "eager")
+        """What a model of this cell runs by default: its twin, else the scan derived from
+        its step (:mod:`rnnbench.model.derived`)."""
+        return "native" if self.native else "derived"
 
     @property
     def impls(self) -> tuple[str, ...]:
-        """The implementations this cell has, ``native`` (its twin) first."""
+        """The implementations this cell has, ``native`` (its twin) first; every cell has the
+        loops over its step and the scan derived from it (``derived``)."""
         return (*(("native",) if self.native else ()), "eager", "script", "compiled", "derived",
                 *self.scans)
 

@@ -132,7 +132,8 @@ def _compiled(fn: Callable[..., Sequence[Tensor]], example: Sequence[Tensor]) ->
 
     gm = make_fx(fn, decomposition_table=select_decomp_table())(*example)
     kernel = compile_fx_inner(gm, [e.clone() for e in example])
-    return lambda *args: kernel(list(args))
+    call = getattr(kernel, "current_callable", kernel)  # the generated code itself: no wrapper
+    return lambda *args: call(list(args))
 
 
 def _vjp(fn: Callable[..., Sequence[Tensor]], args: list[Tensor], wrt: Sequence[int],
@@ -152,8 +153,9 @@ def _vjp(fn: Callable[..., Sequence[Tensor]], args: list[Tensor], wrt: Sequence[
 @functools.lru_cache(maxsize=256)
 def plan(step_type: type[nn.Module], key: tuple[Any, ...]) -> Plan:
     """The cut step of ``step_type`` for ``key = (gi_t shape, state shapes, weight shapes,
-    dtype, device, masked)``, traced and compiled once."""
-    gi_shape, state_shapes, weight_shapes, dtype, device, masked = key
+    dtype, device, masked, threads, compile)``, traced and compiled once (Inductor's CPU
+    kernels are built for the thread count they will run with)."""
+    gi_shape, state_shapes, weight_shapes, dtype, device, masked, _, _ = key
     make = functools.partial(torch.randn, dtype=dtype, device=device)
     gi, states, weights = make(gi_shape), [make(s) for s in state_shapes], [
         make(s) for s in weight_shapes]
@@ -299,11 +301,11 @@ class DerivedScan(torch.autograd.Function):
         return (None, None, None, dgi.flip(0) if reverse else dgi, *d, *d_weights, *d_mats)
 
 
-def _key(cell_step: type[nn.Module], gi: Tensor, state: Sequence[Tensor],
-         weights: Sequence[Tensor], mask: Optional[Tensor]) -> Plan:
-    return plan(cell_step, (tuple(gi.shape[1:]), tuple(tuple(s.shape) for s in state),
+def _plan_for(step_type: type[nn.Module], gi: Tensor, state: Sequence[Tensor],
+              weights: Sequence[Tensor], mask: Optional[Tensor]) -> Plan:
+    return plan(step_type, (tuple(gi.shape[1:]), tuple(tuple(s.shape) for s in state),
                             tuple(tuple(w.shape) for w in weights), gi.dtype, gi.device,
-                            mask is not None))
+                            mask is not None, torch.get_num_threads(), SETTINGS.compile))
 
 
 def scan_of(step_type: type[nn.Module]) -> Callable[..., tuple[Tensor, list[Tensor]]]:
@@ -314,7 +316,7 @@ def scan_of(step_type: type[nn.Module]) -> Callable[..., tuple[Tensor, list[Tens
         gi = gi.contiguous()
         state = [s.contiguous() for s in state]
         weights = [w.contiguous() for w in weights]
-        plan_ = _key(step_type, gi, state, weights, mask)
+        plan_ = _plan_for(step_type, gi, state, weights, mask)
         mats = plan_.prep(*weights)
         out, *final = DerivedScan.apply(plan_, reverse, mask, gi, *state, *weights, *mats)
         return out, final
