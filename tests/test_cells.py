@@ -25,8 +25,8 @@ from rnnbench.model.cells import CELLS
 
 TOLERANCE = {torch.float64: 1e-10, torch.float32: 1e-5}
 #: 'compiled': own fixed-shape tests (each compiles); 'derived' runs its traced graphs op by op
-#: here (:func:`traced`), and its compiled kernels in tests/test_fused.py.
-CUSTOM = ("eager", "script", "fused", "derived")
+#: here (:func:`traced`), and its compiled kernels in tests/test_derived.py.
+CUSTOM = ("eager", "script", "derived")
 
 
 @contextlib.contextmanager
@@ -322,15 +322,15 @@ def test_compiled_does_not_unroll_the_time_loop() -> None:
     assert counters["stats"]["unique_graphs"] == frames
 
 
-def test_native_and_fused_are_refused_where_the_registry_has_none(
+def test_native_and_scans_are_refused_where_the_registry_has_none(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """A cell without a torch.nn twin (or a hand-written backward) builds every other impl."""
+    """A cell without a torch.nn twin (or a scan of its own) builds every other impl."""
     plain = dataclasses.replace(CELLS["lstm"], name="toy", native=None, scans={})
     monkeypatch.setitem(CELLS, "toy", plain)
-    assert plain.impls == ("eager", "script", "compiled")
-    for impl in ("native", "fused"):
+    assert plain.impls == ("eager", "script", "compiled", "derived")
+    for impl in ("native", "parallel"):
         with pytest.raises(ValueError, match=f"impl='{impl}' is not accepted for cell 'toy': "
-                                             "it has eager, script, compiled"):
+                                             "it has eager, script, compiled, derived"):
             build("toy", impl, 3, 4)
     out, (h, c) = build("toy", "eager", 3, 4, bidirectional=True)(torch.randn(5, 2, 3))
     assert out.shape == (5, 2, 8) and h.shape == c.shape == (2, 2, 4)

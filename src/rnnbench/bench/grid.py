@@ -72,6 +72,17 @@ class Case:
         for name in ("T", "B", "input_size", "hidden_size", "num_layers"):
             check_positive(name, getattr(self, name))
 
+    @classmethod
+    def recorded(cls, **coordinates: object) -> Case:
+        """A case as a results file records it. Results outlive implementations, so its impl
+        need not be one the registry has today (every other axis is checked as usual)."""
+        impl = coordinates["impl"]
+        if not isinstance(impl, str) or not impl:
+            raise ValueError(f"impl={impl!r} is not accepted: expected an implementation name")
+        case = cls(**{**coordinates, "impl": "eager"})  # type: ignore[arg-type]
+        object.__setattr__(case, "impl", impl)
+        return case
+
     @property
     def base_cell(self) -> str:
         """The registry cell: ``lstm`` for ``bilstm``."""

@@ -28,7 +28,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 import torch
 from torch import Tensor, fx, nn
@@ -57,14 +57,15 @@ class Plan:
 
     ``forward(gi_t, *state, *weights, *M, [keep]) -> (*new state, *m, *lhs)`` runs one step
     and returns what the backward reads: the matmul results ``m`` and the left operands that
-    are not a state as it is (``lhs[k]``: the state it is, else None). ``backward(gi_t, *state, *weights, *M, *m,
-    [keep], dy_t, *d new state) -> (d gi_t, *d state, *d weights[used], *dm)``.
+    are not a state as it is (``lhs[k]``: the state it is, else None).
+    ``backward(gi_t, *state, *weights, *M, *m, [keep], dy_t, *d new state) -> (d gi_t,
+    *d state, *d weights[used], *dm)``.
     """
 
     states: int
     used: tuple[int, ...]  # the weights that the pointwise work reads
     prep: fx.GraphModule  # weights -> M, run under autograd
-    lhs: tuple[Optional[int], ...]
+    lhs: tuple[int | None, ...]
     forward: Kernel
     backward: Kernel
 
@@ -223,7 +224,8 @@ def plan(step_type: type[nn.Module], key: tuple[Any, ...]) -> Plan:
     m = [make(mm.meta["val"].shape) for mm in matmuls]
     keep = [torch.rand(gi_shape[0], 1, device=device) > 0.3] if masked else []
     inputs = [gi, *states, *weights]
-    return Plan(states=n, used=used, prep=prep, lhs=tuple(s if isinstance(s, int) else None for s in lhs),
+    return Plan(states=n, used=used, prep=prep,
+                lhs=tuple(s if isinstance(s, int) else None for s in lhs),
                 forward=_compiled(forward, [*inputs, *mats, *keep]),
                 backward=_compiled(backward, [*inputs, *mats, *m, *keep, make(state_shapes[0]),
                                               *(make(s) for s in state_shapes)]))
@@ -234,9 +236,9 @@ class DerivedScan(torch.autograd.Function):
     *weights, *M) -> (outputs (T, B, H), *final state)`` (see the module docstring)."""
 
     @staticmethod
-    def forward(ctx: Any, plan_: Plan, reverse: bool, mask: Optional[Tensor], gi: Tensor,
+    def forward(ctx: Any, plan_: Plan, reverse: bool, mask: Tensor | None, gi: Tensor,
                 *tensors: Tensor) -> tuple[Tensor, ...]:
-        n, count = plan_.states, len(plan_.lhs)
+        n = plan_.states
         state, rest = list(tensors[:n]), tensors[n:]  # rest: weights, M
         order = range(gi.shape[0] - 1, -1, -1) if reverse else range(gi.shape[0])
         gi_t = gi.unbind(0)
@@ -259,12 +261,12 @@ class DerivedScan(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx: Any, dy: Optional[Tensor], *d_final: Optional[Tensor]
-                 ) -> tuple[Optional[Tensor], ...]:
+    def backward(ctx: Any, dy: Tensor | None, *d_final: Tensor | None
+                 ) -> tuple[Tensor | None, ...]:
         plan_: Plan = ctx.plan
         gi, *tensors = ctx.saved_tensors
         n, count, used = plan_.states, len(plan_.lhs), len(plan_.used)
-        rest, mats = tensors[n:], tensors[len(tensors) - count :]
+        rest = tensors[n:]
         history, saved, mask, reverse = ctx.history, ctx.saved, ctx.mask, ctx.reverse
         steps = gi.shape[0]
         order = list(range(steps - 1, -1, -1) if reverse else range(steps))
@@ -295,14 +297,14 @@ class DerivedScan(torch.autograd.Function):
                    if source is None else torch.stack([h[source] for h in history[:-1]]))
             dm = dgi if d_m[j][0] is d_gi[0] else torch.stack(d_m[j][::-1])
             d_mats.append(torch.mm(lhs.flatten(0, 1).t(), dm.flatten(0, 1)))  # one matmul
-        d_weights: list[Optional[Tensor]] = [None] * (len(tensors) - n - count)
+        d_weights: list[Tensor | None] = [None] * (len(tensors) - n - count)
         for slot, i in enumerate(plan_.used):
             d_weights[i] = torch.stack(d_used[slot]).sum(0)
         return (None, None, None, dgi.flip(0) if reverse else dgi, *d, *d_weights, *d_mats)
 
 
 def _plan_for(step_type: type[nn.Module], gi: Tensor, state: Sequence[Tensor],
-              weights: Sequence[Tensor], mask: Optional[Tensor]) -> Plan:
+              weights: Sequence[Tensor], mask: Tensor | None) -> Plan:
     return plan(step_type, (tuple(gi.shape[1:]), tuple(tuple(s.shape) for s in state),
                             tuple(tuple(w.shape) for w in weights), gi.dtype, gi.device,
                             mask is not None, torch.get_num_threads(), SETTINGS.compile))
@@ -312,7 +314,7 @@ def scan_of(step_type: type[nn.Module]) -> Callable[..., tuple[Tensor, list[Tens
     """The ``derived`` scan of a cell whose step is ``step_type``."""
 
     def derived_scan(gi: Tensor, state: list[Tensor], weights: list[Tensor], reverse: bool,
-                     mask: Optional[Tensor]) -> tuple[Tensor, list[Tensor]]:
+                     mask: Tensor | None) -> tuple[Tensor, list[Tensor]]:
         gi = gi.contiguous()
         state = [s.contiguous() for s in state]
         weights = [w.contiguous() for w in weights]
