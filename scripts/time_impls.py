@@ -8,8 +8,8 @@ forward and backward (the benchmark suite's ``fwdbwd`` workload). Prints a markd
 each implementation's ratio to native: the median over the rounds of its time divided by native's
 time *in the same round*, which drift between rounds does not bias.
 
-    python scripts/time_fused.py                    # all shapes, 15 rounds (a few minutes)
-    python scripts/time_fused.py --rounds 5 --impls native,eager,fused --shapes lstm-B64
+    python scripts/time_impls.py                    # all shapes, 15 rounds (a few minutes)
+    python scripts/time_impls.py --rounds 5 --impls native,eager,fused --shapes lstm-B64
 """
 
 from __future__ import annotations
