@@ -1,7 +1,7 @@
 """Does capturing a custom scan in a CUDA graph remove its launch overhead?
 
 For LSTM and GRU at the suite's shape (I256 H128, 2 layers) and fastrnns' (I=H=512, one
-layer), T=100, B=64, float32: the median time of cuDNN, of the ``eager``, ``fused`` and ``triton``
+layer), T=100, B=64, float32: the median time of cuDNN, of the ``eager``, ``derived`` and ``triton``
 scans, and of the same scans replayed from CUDA graphs (``torch.cuda.make_graphed_callables``
 for forward+backward, ``torch.cuda.graph`` for inference), timed with
 ``triton.testing.do_bench`` (CUDA events, median). Each graphed result is first checked
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     for shape in SHAPES:
         for cell in ("lstm", "gru"):
             for impl, graphed in (("native", False), ("eager", False), ("eager", True),
-                                  ("fused", False), ("fused", True), ("triton", False),
+                                  ("derived", False), ("derived", True), ("triton", False),
                                   ("triton", True)):
                 try:
                     rows.append(measure(cell, impl, shape, graphed))

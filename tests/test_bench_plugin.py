@@ -29,9 +29,9 @@ def timed(impl: str, median: float) -> Timed:
 
 
 def test_ratio_lines_put_each_custom_impl_beside_native() -> None:
-    (line,) = ratio_lines([timed("native", 0.010), timed("eager", 0.015), timed("fused", 0.008)])
+    (line,) = ratio_lines([timed("native", 0.010), timed("eager", 0.015), timed("derived", 0.008)])
     assert line.startswith("lstm-x  native    10.00 ms")
-    assert line.endswith("eager 1.50x  fused 0.80x")
+    assert line.endswith("eager 1.50x  derived 0.80x")
     assert ratio_lines([timed("eager", 0.015)]) == []  # no native: no ratio
 
 

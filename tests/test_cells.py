@@ -6,7 +6,9 @@ gradient must agree (float64 to 1e-10, float32 to 1e-5) for random configuration
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -18,11 +20,24 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from rnnbench import ImplUnavailable, Recurrent, build
-from rnnbench.model import cells
+from rnnbench.model import cells, derived
 from rnnbench.model.cells import CELLS
 
 TOLERANCE = {torch.float64: 1e-10, torch.float32: 1e-5}
-CUSTOM = ("eager", "script", "fused")  # 'compiled': own fixed-shape tests (each compiles)
+#: 'compiled': own fixed-shape tests (each compiles); 'derived' runs its traced graphs op by op
+#: here (:func:`traced`), and its compiled kernels in tests/test_derived.py.
+CUSTOM = ("eager", "script", "derived")
+
+
+@contextlib.contextmanager
+def traced(impl: str) -> Iterator[None]:
+    """``derived`` without Inductor: each random shape would compile its own kernels."""
+    was = derived.SETTINGS.compile
+    derived.SETTINGS.compile = was and impl != "derived"
+    try:
+        yield
+    finally:
+        derived.SETTINGS.compile = was
 
 
 @dataclass(frozen=True)
@@ -125,7 +140,8 @@ def test_matches_native(impl: str, case: Case, seed: int) -> None:
     torch.manual_seed(seed)
     native, custom = twins(case, impl)
     x, hx = inputs(case, torch.Generator().manual_seed(seed))
-    assert_twins(native, custom, x, hx, case.dtype)
+    with traced(impl):
+        assert_twins(native, custom, x, hx, case.dtype)
 
 
 @pytest.mark.parametrize("impl", CUSTOM)
@@ -139,8 +155,9 @@ def test_packed_sequences_match_native(impl: str, case: Case, lengths: list[int]
     native, custom = twins(case, impl)
     x, hx = inputs(case, torch.Generator().manual_seed(batch))
     packed = pack_padded_sequence(x, torch.tensor(lengths), enforce_sorted=False)
-    assert_twins(native, custom, packed, hx, case.dtype)
-    out, _ = custom(packed, hx)
+    with traced(impl):
+        assert_twins(native, custom, packed, hx, case.dtype)
+        out, _ = custom(packed, hx)
     assert torch.equal(out.batch_sizes, packed.batch_sizes)
     assert torch.equal(out.unsorted_indices, packed.unsorted_indices)
 
@@ -305,15 +322,15 @@ def test_compiled_does_not_unroll_the_time_loop() -> None:
     assert counters["stats"]["unique_graphs"] == frames
 
 
-def test_native_and_fused_are_refused_where_the_registry_has_none(
+def test_native_and_scans_are_refused_where_the_registry_has_none(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """A cell without a torch.nn twin (or a hand-written backward) builds every other impl."""
+    """A cell without a torch.nn twin (or a scan of its own) builds every other impl."""
     plain = dataclasses.replace(CELLS["lstm"], name="toy", native=None, scans={})
     monkeypatch.setitem(CELLS, "toy", plain)
-    assert plain.impls == ("eager", "script", "compiled")
-    for impl in ("native", "fused"):
+    assert plain.impls == ("eager", "script", "compiled", "derived")
+    for impl in ("native", "parallel"):
         with pytest.raises(ValueError, match=f"impl='{impl}' is not accepted for cell 'toy': "
-                                             "it has eager, script, compiled"):
+                                             "it has eager, script, compiled, derived"):
             build("toy", impl, 3, 4)
     out, (h, c) = build("toy", "eager", 3, 4, bidirectional=True)(torch.randn(5, 2, 3))
     assert out.shape == (5, 2, 8) and h.shape == c.shape == (2, 2, 4)

@@ -88,8 +88,8 @@ def test_reference_impls_give_the_same_model(cell: str) -> None:
     with torch.no_grad():
         torch.testing.assert_close(native(x, lengths)[1], eager(x, lengths)[1])
     assert eager.impl == "eager" and RecurrentStack("rnn", "eager", 3, 4).impl == "eager"
-    assert RecurrentStack("mingru", "native", 3, 4).impl == "parallel"  # no twin: its default
-    assert RecurrentStack("mgu", "native", 3, 4).impl == "eager"
+    assert RecurrentStack("mingru", "native", 3, 4).impl == "derived"  # no twin: its default
+    assert RecurrentStack("mgu", "native", 3, 4).impl == "derived"
 
 
 def test_reverse_padded_reverses_within_each_length_and_is_an_involution() -> None:

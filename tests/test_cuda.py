@@ -17,7 +17,7 @@ from rnnbench.bench.workload import make_workload
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
 
-CUSTOM = ["eager", "script", "compiled", "fused", "triton"]
+CUSTOM = ["eager", "script", "compiled", "derived", "triton"]
 F64 = torch.float64
 
 

@@ -175,7 +175,7 @@ class FakeWorker:
 def test_both_sides_are_timed_in_lockstep_and_the_switch_stays_on_the_current_side(
         tmp_path, monkeypatch) -> None:
     native, eager, fused = (f"lstm-{impl}-cpu-f32-I256-H128-L1-T100-B64-fwdbwd"
-                            for impl in ("native", "eager", "fused"))
+                            for impl in ("native", "eager", "derived"))
     FakeWorker.calls, FakeWorker.refuse, FakeWorker.started = [], {("baseline", fused)}, []
     monkeypatch.setenv(SLOWDOWN_ENV, "lstm:eager:1.5")
     monkeypatch.setattr("rnnbench.gate.ab.Worker", FakeWorker)
@@ -183,7 +183,7 @@ def test_both_sides_are_timed_in_lockstep_and_the_switch_stays_on_the_current_si
     pair = ab.measure(tmp_path, "c" * 40, tmp_path, CPU_ARGS, ids)
     timed = [(side, case) for side, op, case, _ in FakeWorker.calls if op == "time"]
     assert timed[:6] == [("baseline", native), ("current", native), ("current", eager),
-                         ("baseline", eager), ("current", fused),  # fused: current only
+                         ("baseline", eager), ("current", fused),  # derived: current only
                          ("current", native)]  # the next round starts the other way round
     assert len(timed) == 5 * ab.MIN_ROUNDS  # 0.5 s a call: the fewest rounds
     switches = {(side, switch) for side, _, _, switch in FakeWorker.calls}

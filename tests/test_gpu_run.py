@@ -25,7 +25,7 @@ def test_dry_run_runs_every_phase_and_bundles_the_results(tmp_path: Path) -> Non
     assert all(p["status"] == "ok" for p in phases), phases
     bench = json.loads((out / "gpu-quick.json").read_text())
     impls = {b["extra_info"]["impl"] for b in bench["benchmarks"]}
-    assert impls == {"native", "eager", "script", "fused", "compiled"}
+    assert impls == {"native", "eager", "script", "derived", "compiled"}
     assert bench["rnnbench"]["exitstatus"] == 0 and bench["commit_info"]["id"]
     runs = json.loads((out / "imdb-cuda.json").read_text())["runs"]
     assert {r["cell"] for r in runs} == {"lstm", "gru", "bilstm", "lstmfb"}

@@ -264,7 +264,7 @@ def _result(entry: object, where: str) -> Result | None:
     try:
         if missing:
             raise ValueError(f"lacks or has no usable {', '.join(missing)}")
-        case = Case(**coordinates)
+        case = Case.recorded(**coordinates)
     except (TypeError, ValueError) as error:
         raise BadFile(f"{where} {error}: regenerate it with pytest benchmarks "
                       "--benchmark-json=FILE") from None

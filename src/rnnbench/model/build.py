@@ -30,9 +30,9 @@ def build(
     Every implementation takes the same arguments as ``nn.LSTM`` / ``nn.GRU``, returns the
     same values and has the same parameters, so weights move between them with
     ``load_state_dict`` and speed comparisons measure only the implementation.
-    Raises ``ValueError`` for bad arguments, or for ``native`` and ``fused`` on a cell without
-    a ``torch.nn`` twin or a hand-written backward, and :class:`rnnbench.ImplUnavailable` when
-    ``impl`` cannot run here (e.g. no TorchScript).
+    Raises ``ValueError`` for bad arguments, or for an ``impl`` the cell lacks (``native``
+    without a ``torch.nn`` twin, ``parallel`` for a cell whose gates see the state), and
+    :class:`rnnbench.ImplUnavailable` when ``impl`` cannot run here (e.g. no TorchScript).
     """
     spec = cells.get(cell)
     check_choice("impl", impl, IMPL_NAMES)

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rnnbench.model import fused, kernels, parallel
+from rnnbench.model import kernels, parallel
 from rnnbench.validate import check_choice
 
 Shapes = dict[str, tuple[int, ...]]
@@ -107,8 +107,9 @@ class Cell:
     step: type[nn.Module]
     native: type[nn.RNNBase] | None = None  # the torch.nn twin, if there is one
     native_kwargs: dict[str, object] = field(default_factory=dict)
-    #: Whole-sequence scans beyond the step loops, by impl name: ``fused`` (a hand-written
-    #: backward), ``parallel`` (a scan over T for cells whose gates see only the input).
+    #: Whole-sequence scans beyond the step loops and the derived scan, by impl name:
+    #: ``triton`` (hand-written CUDA kernels), ``parallel`` (a scan over T for cells whose
+    #: gates see only the input).
     scans: dict[str, Scan] = field(default_factory=dict)
     #: Tensors of one layer and direction and their closed-form count, when not PyTorch's four.
     layout: Callable[[int, int, bool, int | None], Shapes] | None = None
@@ -148,13 +149,15 @@ class Cell:
 
     @property
     def default_impl(self) -> str:
-        """What a model of this cell runs by default: its twin, else its fastest scan."""
-        return "native" if self.native else next(iter(self.scans), "eager")
+        """What a model of this cell runs by default: its twin, else the scan derived from
+        its step (:mod:`rnnbench.model.derived`)."""
+        return "native" if self.native else "derived"
 
     @property
     def impls(self) -> tuple[str, ...]:
-        """The implementations this cell has, ``native`` (its twin) first."""
-        return (*(("native",) if self.native else ()), "eager", "script", "compiled",
+        """The implementations this cell has, ``native`` (its twin) first; every cell has the
+        loops over its step and the scan derived from it (``derived``)."""
+        return (*(("native",) if self.native else ()), "eager", "script", "compiled", "derived",
                 *self.scans)
 
     def impls_on(self, device: str) -> tuple[str, ...]:
@@ -304,13 +307,12 @@ CELLS: dict[str, Cell] = {cell.name: cell for cell in (
          "c' = f⊙c + i⊙g; h' = o⊙tanh(c')",
          "Hochreiter & Schmidhuber 1997; forget gate: Gers et al. 2000", gates=4,
          state=("h", "c"), projection=_folded, step=LSTMStep, native=nn.LSTM,
-         scans={"fused": fused.lstm_scan, "triton": kernels.lstm_scan}, projects=True,
+         scans={"triton": kernels.lstm_scan}, projects=True,
          colour="#1f77b4"),
     Cell("gru", "GRU", "r,z = σ(W x + U h + b); n = tanh(W_n x + b_in + r⊙(U_n h + b_hn)); "
          "h' = (1-z)⊙n + z⊙h", "Cho et al. 2014", gates=3, state=("h",),
-         projection=_gru_projection, step=GRUStep, native=nn.GRU, scans={"fused": fused.gru_scan,
-         "triton": kernels.gru_scan},
-         colour="#ff7f0e"),
+         projection=_gru_projection, step=GRUStep, native=nn.GRU,
+         scans={"triton": kernels.gru_scan}, colour="#ff7f0e"),
     Cell("peephole", "Peephole LSTM", "LSTM with i,f += w_c{i,f}⊙c; o += w_co⊙c'",
          "Gers, Schraudolph & Schmidhuber 2002", gates=4, state=("h", "c"),
          projection=_peephole_projection, step=PeepholeStep, layout=peephole_shapes,

@@ -10,10 +10,11 @@ steps of variable-length sequences. Implementations:
 
 - ``eager``: the loop in Python, every op dispatched one by one;
 - ``script``: the same loop compiled by TorchScript (``torch.jit.script``);
-- ``fused``: one ``torch.autograd.Function`` per scan with a hand-written backward, for the
-  cells whose registry entry has one (:mod:`rnnbench.model.fused`);
-- ``triton``: the ``fused`` scans with each step's pointwise work in one Triton kernel, on
-  CUDA (:mod:`rnnbench.model.kernels`);
+- ``derived``: one ``torch.autograd.Function`` per scan for every cell, derived from its step:
+  per step the recurrent matmul and one compiled kernel each way, the recurrent weight
+  gradient in one matmul (:mod:`rnnbench.model.derived`);
+- ``triton``: hand-written LSTM and GRU scans with each step's pointwise work in one Triton
+  kernel, on CUDA (:mod:`rnnbench.model.kernels`);
 - ``parallel``: a log-space scan over the whole sequence at once, for the cells whose gates
   see only the input (:mod:`rnnbench.model.parallel`);
 - ``compiled``: the loop in Python around a ``torch.compile``-d *step*. The loop itself is
@@ -33,7 +34,7 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
-from rnnbench.model import cells
+from rnnbench.model import cells, derived
 from rnnbench.model.cells import Cell
 from rnnbench.model.errors import ImplUnavailable
 
@@ -104,10 +105,11 @@ def _compiled(cell: Cell) -> nn.Module:
     return Scan(torch.compile(cell.step(), fullgraph=True))
 
 
-#: The loops every cell has, from its step. ``native`` is handled by
-#: :mod:`rnnbench.model.build`; the rest (``fused``, ``parallel``) are whole-sequence scans of
+#: The loops and the scan every cell has, from its step. ``native`` is handled by
+#: :mod:`rnnbench.model.build`; the rest (``triton``, ``parallel``) are whole-sequence scans of
 #: the cells that have them.
-LOOPS = {"eager": lambda cell: Scan(cell.step()), "script": _script, "compiled": _compiled}
+LOOPS = {"eager": lambda cell: Scan(cell.step()), "script": _script, "compiled": _compiled,
+         "derived": lambda cell: derived.scan_of(cell.step)}
 #: Every implementation that runs a scan (all but ``native``), in the order reports list them.
 SCAN_NAMES: tuple[str, ...] = (*LOOPS, *dict.fromkeys(
     impl for cell in cells.CELLS.values() for impl in cell.scans))

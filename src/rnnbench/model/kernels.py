@@ -1,12 +1,12 @@
-"""impl ``triton``: the ``fused`` scans with each step's pointwise work in one Triton kernel.
+"""impl ``triton``: hand-written LSTM and GRU scans with each step's pointwise work in one
+Triton kernel, on CUDA.
 
-On a GPU the ``fused`` loop is launch-bound: every step of the LSTM forward dispatches eight
-pointwise kernels after its matmul, and each backward step five more. Here each step is the
-recurrent matmul (cuBLAS, ``addmm``) plus **one** Triton kernel that reads the step's gate
-pre-activations and state once, and writes the activations, the new state and (backward) the
-gate gradients once, as haste's kernels do. The backward computes everything from the saved
-activations inside its kernel, so it needs no precomputed factors; the weight gradients come
-out of one large matmul over all steps, as in :mod:`.fused`, whose equations these are.
+Each step is the recurrent matmul (cuBLAS, ``addmm``) plus **one** Triton kernel that reads the
+step's gate pre-activations and state once, and writes the activations, the new state and
+(backward) the gate gradients once, as haste's kernels do. The weight gradients come out of
+one large matmul over all steps. :mod:`.derived` builds the same structure for every cell from
+its step (Inductor's Triton kernels on CUDA); this hand-written pair stays until a GPU
+measurement shows whether it is worth its code.
 
 It runs where Triton runs: CUDA tensors, or CPU tensors under ``TRITON_INTERPRET=1`` (how the
 tests check it, in float64, against ``nn.LSTM`` / ``nn.GRU``). Elsewhere it raises
@@ -27,11 +27,62 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from rnnbench.model.errors import ImplUnavailable
-from rnnbench.model.fused import _before, _finish, _first_dh, _gru_gates, _order, _states
+
+
+def _order(steps: int, reverse: bool) -> range:
+    return range(steps - 1, -1, -1) if reverse else range(steps)
+
+
+def _states(gi: Tensor, hidden: int, reverse: bool, *initial: Tensor) -> list[Tensor]:
+    """One ``(T+1, B, H)`` buffer per state with its initial value in place (first, or last
+    when reversed): step ``t`` reads index ``t+1-off`` and writes ``t+off``."""
+    steps, batch = gi.shape[:2]
+    buffers = []
+    for value in initial:
+        buffers.append(gi.new_empty(steps + 1, batch, hidden))
+        buffers[-1][steps if reverse else 0] = value
+    return buffers
+
+
+def _gru_gates(gi: Tensor, b_hn: Tensor | None, hidden: int) -> Tensor:
+    """``(T, B, 3H)``: ``gi``'s r and z blocks, and ``b_hn`` where each step adds ``W_hn h``."""
+    x = torch.empty_like(gi, memory_format=torch.contiguous_format)
+    x[:, :, : 2 * hidden] = gi[:, :, : 2 * hidden]
+    x[:, :, 2 * hidden :] = 0 if b_hn is None else b_hn
+    return x
+
+
+def _before(states: Tensor, reverse: bool) -> Tensor:
+    """``(T, B, H)``, in time order, the state each step starts from, out of the ``(T+1, B,
+    H)`` buffer the forward writes (the initial state first, or last when reversed)."""
+    return states[:-1] if not reverse else states[1:]
+
+
+def _finish(ctx: Any, saved: tuple[Tensor, ...], reverse: bool, mask: Tensor | None,
+            *states: Tensor) -> tuple[Tensor, ...]:
+    """Keeps what the backward needs; returns the outputs (``h``, zero at padded steps) and
+    each state's final value. ``states`` are ``(T+1, B, H)`` with the initial state in them."""
+    ctx.save_for_backward(*saved)
+    ctx.reverse, ctx.mask = reverse, mask
+    ctx.set_materialize_grads(False)
+    steps, off = states[0].shape[0] - 1, 0 if reverse else 1
+    hs, last = states[0][off : off + steps], 0 if reverse else steps
+    return (hs if mask is None else hs * mask, *(s[last].clone() for s in states))
+
+
+def _first_dh(dy: Tensor | None, dh_n: Tensor | None, first: int,
+              like: Tensor) -> tuple[Tensor, Tensor]:
+    """The gradient reaching the last state of the scan, and a spare buffer of its shape."""
+    dh = like.new_zeros(like.shape[1:])
+    if dy is not None:
+        dh.add_(dy[first])
+    if dh_n is not None:
+        dh.add_(dh_n)
+    return dh, torch.empty_like(dh)
 
 
 def _unavailable(why: str) -> RuntimeError:
-    return ImplUnavailable(f"impl='triton' is not available: {why}; use impl='fused' or 'eager'")
+    return ImplUnavailable(f"impl='triton' is not available: {why}; use impl='derived' or 'eager'")
 
 
 @functools.cache
@@ -90,7 +141,11 @@ def _backward_steps(ctx: Any, name: str, dy: Tensor | None, like: Tensor,
 
 
 class LSTMScan(torch.autograd.Function):
-    """One LSTM layer and direction; the contract and saved tensors of ``fused.LSTMScan``."""
+    """One LSTM layer and direction. ``gi (T, B, 4H)`` holds ``W_ih x_t + b_ih + b_hh``.
+
+    Saved: the gate activations ``(T, B, 4H)``, the hidden and cell states (each ``(T+1, B,
+    H)`` with the initial state in it) and ``tanh(c)``; the backward's equations are in
+    :mod:`.triton_steps`."""
 
     @staticmethod
     def forward(ctx: Any, gi: Tensor, h0: Tensor, c0: Tensor, w_hh: Tensor, reverse: bool,
@@ -138,7 +193,10 @@ class LSTMScan(torch.autograd.Function):
 
 
 class GRUScan(torch.autograd.Function):
-    """One GRU layer and direction; the contract and saved tensors of ``fused.GRUScan``."""
+    """One GRU layer and direction. ``gi (T, B, 3H)`` holds ``W_ih x_t + b_ih + [b_hr, b_hz,
+    0]``. Saved: ``r, z`` after the sigmoid and ``gh_n = W_hn h + b_hn`` ``(T, B, 3H)``, ``n``
+    after the tanh and the hidden states; the backward writes ``[dgh_n, dG_r, dG_z, dG_n]``
+    side by side, so that ``W_hh``'s rows are taken in the order ``n, r, z``."""
 
     @staticmethod
     def forward(ctx: Any, gi: Tensor, h0: Tensor, w_hh: Tensor, b_hn: Tensor | None,

@@ -40,7 +40,7 @@ from rnnbench.report.tables import (
 
 STYLES = {"native": ("-", "o"), "eager": ("--", "s"), "script": (":", "^"),
           "compiled": ("-.", "D"), "fused": ((0, (5, 1)), "*"),
-          "triton": ((0, (1, 1)), "P")}
+          "derived": ((0, (3, 1, 1, 1)), "X"), "triton": ((0, (1, 1)), "P")}
 DPI = 110
 MAX_PANELS = 6
 FOOTER_SIZE = 8  # points

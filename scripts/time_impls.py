@@ -8,8 +8,8 @@ forward and backward (the benchmark suite's ``fwdbwd`` workload). Prints a markd
 each implementation's ratio to native: the median over the rounds of its time divided by native's
 time *in the same round*, which drift between rounds does not bias.
 
-    python scripts/time_fused.py                    # all shapes, 15 rounds (a few minutes)
-    python scripts/time_fused.py --rounds 5 --impls native,eager,fused --shapes lstm-B64
+    python scripts/time_impls.py                    # all shapes, 15 rounds (a few minutes)
+    python scripts/time_impls.py --rounds 5 --impls native,eager,fused --shapes lstm-B64
 """
 
 from __future__ import annotations
@@ -24,17 +24,17 @@ import torch
 
 from rnnbench.bench.grid import Case
 from rnnbench.bench.workload import make_workload
+from rnnbench.model import cells
 
 #: Shape name -> (grid cell, input size, hidden size, layers, T, B).
 SHAPES: dict[str, tuple[str, int, int, int, int, int]] = {
-    "lstm-B64": ("lstm", 256, 128, 1, 100, 64),
-    "lstm-B8": ("lstm", 256, 128, 1, 100, 8),
-    "gru-B64": ("gru", 256, 128, 1, 100, 64),
-    "gru-B8": ("gru", 256, 128, 1, 100, 8),
+    **{f"{cell}-B{batch}": (cell, 256, 128, 1, 100, batch)
+       for batch in (64, 8) for cell in cells.CELLS if cell != "lstmfb"},
     "seed-lstm-L2-B64": ("lstm", 256, 128, 2, 100, 64),
     "seed-bilstm-L2-B64": ("bilstm", 256, 128, 2, 100, 64),
 }
-IMPLS = ("native", "eager", "script", "compiled", "fused")
+DEFAULT_SHAPES = tuple(s for s in SHAPES if not s.startswith("seed") and not s.startswith("rnn"))
+IMPLS = ("native", "eager", "script", "compiled", "fused", "derived", "parallel")
 MIN_ROUND_S = 0.05  # a round repeats short calls up to this much CPU time
 
 
@@ -56,20 +56,47 @@ def interleaved(calls: dict[str, Callable[[], None]], rounds: int) -> dict[str, 
     return times
 
 
+def reference(shape: str, times: dict[tuple[str, str], list[float]]) -> list[float] | None:
+    """The shape's native times, or native LSTM's at the same batch for a cell without one."""
+    return times.get((shape, "native")) or times.get((f"lstm-B{SHAPES[shape][5]}", "native"))
+
+
+def ratio(a: list[float], b: list[float]) -> float:
+    """The median over the rounds of ``a / b`` in the same round."""
+    return statistics.median(x / y for x, y in zip(a, b, strict=True))
+
+
 def table(times: dict[tuple[str, str], list[float]], shapes: list[str], impls: list[str]) -> str:
-    """Median ms, and the median per-round ratio to native in brackets."""
+    """Median ms, and in brackets the median per-round ratio to native (to native LSTM for a
+    cell without a twin)."""
     lines = ["| shape | " + " | ".join(impls) + " |", "| --- |" + " ---: |" * len(impls)]
     for shape in shapes:
-        native = times.get((shape, "native"))
-        cells = []
+        native = reference(shape, times)
+        row = []
         for impl in impls:
-            ms = times[(shape, impl)]
-            ratio = ""
-            if native and impl != "native":
-                per_round = [a / b for a, b in zip(ms, native, strict=True)]
-                ratio = f" ({statistics.median(per_round):.2f}x)"
-            cells.append(f"{statistics.median(ms):.1f}{ratio}")
-        lines.append(f"| {shape} | " + " | ".join(cells) + " |")
+            ms = times.get((shape, impl))
+            row.append("" if ms is None else f"{statistics.median(ms):.1f}" + (
+                f" ({ratio(ms, native):.2f}x)" if native and impl != "native" else ""))
+        lines.append(f"| {shape} | " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def targets(times: dict[tuple[str, str], list[float]], shapes: list[str]) -> str:
+    """The three speed targets of a fast scan for every cell, as measured."""
+    lines = ["| shape | derived / fused | fastest impl / native LSTM | eager / derived |",
+             "| --- | ---: | ---: | ---: |"]
+    for shape in shapes:
+        derived = times.get((shape, "derived"))
+        if derived is None:
+            continue
+        fused = times.get((shape, "fused"))
+        lstm = times.get((f"lstm-B{SHAPES[shape][5]}", "native"))
+        mine = {impl: ms for (s, impl), ms in times.items() if s == shape}
+        fastest = min(mine, key=lambda impl: statistics.median(mine[impl]))
+        eager = times.get((shape, "eager"))
+        lines.append(f"| {shape} | {f'{ratio(derived, fused):.2f}x' if fused else ''} | "
+                     + (f"{ratio(mine[fastest], lstm):.2f}x ({fastest})" if lstm else "")
+                     + f" | {f'{ratio(eager, derived):.2f}x' if eager else ''} |")
     return "\n".join(lines)
 
 
@@ -77,7 +104,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--impls", default=",".join(IMPLS))
-    parser.add_argument("--shapes", default=",".join(SHAPES))
+    parser.add_argument("--shapes", default=",".join(DEFAULT_SHAPES))
     args = parser.parse_args()
     torch.set_num_threads(1)
     impls, shapes = args.impls.split(","), args.shapes.split(",")
@@ -85,11 +112,15 @@ def main() -> None:
     for shape in shapes:
         cell, inputs, hidden, layers, steps, batch = SHAPES[shape]
         for impl in impls:
+            if impl not in cells.parse(cell)[0].impls_on("cpu"):
+                continue
             case = Case(cell, impl, "cpu", "f32", steps, batch, inputs, hidden, layers)
             calls[(shape, impl)] = make_workload(case)
     load = os.getloadavg()[0]
     times = interleaved(calls, args.rounds)
     print(table(times, shapes, impls))
+    print()
+    print(targets(times, shapes))
     print(f"\nms of process CPU time per fwd+bwd call, median of {args.rounds} interleaved "
           f"rounds, 1 thread, torch {torch.__version__}; load average {load:.2f} at the "
           f"start, {os.getloadavg()[0]:.2f} at the end")
