@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from rnnbench.bench import results
@@ -29,7 +30,7 @@ class Point:
     result: Result
     native: Result | None
 
-    @property
+    @cached_property
     def ratio(self) -> float | None:
         """Custom over native: the geometric median of the per-round ratios where the rounds
         are paired, else the ratio of the medians."""
@@ -42,7 +43,7 @@ class Point:
         middle = len(logs) // 2
         return math.exp(logs[middle] if len(logs) % 2 else (logs[middle - 1] + logs[middle]) / 2)
 
-    @property
+    @cached_property
     def round_ratios(self) -> tuple[float, ...]:
         """Round r's time over round r of native, measured seconds apart (lockstep runs)."""
         if (self.native is None or not self.run.paired or not self.result.data

@@ -10,10 +10,10 @@
   const AXES = ["cell", "impl", "T", "B", "pass", "dtype", "device", "machine"];
   const CONFIG = { displaylogo: false, responsive: true };
   const BASE = {
-    margin: { l: 64, r: 16, t: 44, b: 56 }, hovermode: "closest",
+    margin: { l: 64, r: 16, t: 44, b: 64 }, hovermode: "closest",
     font: { family: "-apple-system, Segoe UI, Roboto, Arial, sans-serif", size: 12 },
     paper_bgcolor: "#fff", plot_bgcolor: "#fff",
-    legend: { orientation: "h", y: -0.22, font: { size: 11 } },
+    legend: { orientation: "h", y: -0.32, font: { size: 11 } },
     xaxis: { gridcolor: "#eef1f4", zeroline: false }, yaxis: { gridcolor: "#eef1f4", zeroline: false },
   };
   const state = {};
@@ -74,17 +74,20 @@
     const commits = new Set();
     const cases = D.cases.map((c, i) => [c, i]).filter(([c]) => matches(c));
     const machines = state.machine === "*" ? D.machines.map((m) => m.name) : [state.machine];
-    const varying = AXES.filter((k) => k !== "machine" && state[k] === "*");
+    // a trace is named by what differs among the cases shown (impl, or T, layers, layout...)
+    const varying = ["impl", "cell", "T", "B", "pass", "dtype", "device", "L", "layout", "I", "H"]
+      .filter((k) => new Set(cases.map(([c]) => c[k])).size > 1);
+    const label = { T: "T", B: "B", L: "L", I: "I", H: "H" };
     cases.forEach(([c, i]) => machines.forEach((m, mi) => {
       const points = ((D.series[m] || {})[i] || []).filter((p) => p[index] !== null);
       if (!points.length) return;
       points.forEach((p) => commits.add(p[0]));
-      const name = (varying.length ? varying.map((k) => (k === "T" || k === "B" ? k : "") + c[k]).join(" ") : c.impl)
+      const name = (varying.length ? varying.map((k) => (label[k] || "") + c[k]).join(" ") : c.impl)
         + (machines.length > 1 ? " · " + m : "");
       traces.push({
-        x: points.map((p) => p[0]), y: points.map((p) => p[index]), name: name,
-        mode: "lines+markers", type: "scatter",
-        line: { width: 2, color: varying.includes("impl") || varying.length === 0 ? IMPL_COLORS[c.impl] : COLORS[traces.length % COLORS.length], dash: mi ? "dot" : "solid" },
+        x: points.map((p) => tick(p[0])), y: points.map((p) => p[index]), name: name,
+        mode: points.length > 60 ? "lines" : "lines+markers", type: "scatter",  // SVG stays light
+        line: { width: 2, color: (varying.join() === "impl" || !varying.length) && IMPL_COLORS[c.impl] ? IMPL_COLORS[c.impl] : COLORS[traces.length % COLORS.length], dash: mi ? "dot" : "solid" },
         marker: { size: 7 },
         customdata: points.map((p) => [short(D.commits[p[0]].id), D.commits[p[0]].subject, D.commits[p[0]].time, m]),
         hovertemplate: "<b>%{customdata[0]}</b> %{customdata[2]}<br>%{customdata[1]}<br>" + name + ": <b>%{y}</b><extra>%{customdata[3]}</extra>",
@@ -93,8 +96,12 @@
     }));
     return { traces, commits: [...commits].sort((a, b) => a - b) };
   }
+  // Commits by their place in history, oldest first; at most ~24 of them labelled.
+  const tick = (i) => i;
   function commitAxis(commits) {
-    return { tickvals: commits, ticktext: commits.map((i) => short(D.commits[i].id)), tickangle: -40, gridcolor: "#eef1f4", zeroline: false, title: { text: "commit (oldest → newest)" } };
+    const every = Math.ceil(commits.length / 24);
+    const shown = commits.filter((_, k) => k % every === 0);
+    return { tickvals: shown, ticktext: shown.map((i) => short(D.commits[i].id)), tickangle: -40, gridcolor: "#eef1f4", zeroline: false, title: { text: "commit (oldest → newest)" } };
   }
   function drawHistory() {
     const devices = unique((state.machine === "*" ? D.machines : [machineOf[state.machine]]).filter(Boolean).map((m) => m.device + " (" + m.name + ")"));
@@ -115,7 +122,7 @@
         if (marks.length) {
           const caseIndex = Object.fromEntries(D.cases.map((c, i) => [c.id, i]));
           const commitIndex = Object.fromEntries(D.commits.map((c, i) => [c.id, i]));
-          traces.push({ x: marks.map((s) => commitIndex[s.commit]), y: marks.map((s) => s.after), mode: "markers", name: "step",
+          traces.push({ x: marks.map((s) => tick(commitIndex[s.commit])), y: marks.map((s) => s.after), mode: "markers", name: "step",
             marker: { symbol: marks.map((s) => (s.size > 1 ? "triangle-up" : "triangle-down")), size: 14, color: marks.map((s) => (s.size > 1 ? "#d64545" : "#2e9e6a")), line: { width: 1, color: "#fff" } },
             customdata: marks.map((s) => [short(s.commit), s.size.toFixed(3), s.before.toFixed(3), s.after.toFixed(3), D.cases[caseIndex[s.case]].impl]),
             hovertemplate: "<b>step at %{customdata[0]}</b> (%{customdata[4]})<br>%{customdata[2]} → %{customdata[3]} (%{customdata[1]}×)<extra></extra>" });
@@ -123,7 +130,7 @@
       }
       if (state.commit !== null && state.commit !== undefined) {
         const at = D.commits.findIndex((c) => c.id === state.commit);
-        if (at >= 0) shapes.push({ type: "line", yref: "paper", x0: at, x1: at, y0: 0, y1: 1, line: { color: "#f2a541", width: 3 }, opacity: 0.6 });
+        if (at >= 0) shapes.push({ type: "line", yref: "paper", x0: tick(at), x1: tick(at), y0: 0, y1: 1, line: { color: "#f2a541", width: 3 }, opacity: 0.6 });
       }
       Plotly.react(div, traces, layout(title, { xaxis: commitAxis(commits), yaxis: { title: { text: unit }, gridcolor: "#eef1f4", rangemode: index === 1 ? "normal" : "tozero" }, shapes }), CONFIG);
     });
