@@ -48,3 +48,14 @@ def test_a_corrupt_storage_file_is_skipped_with_a_warning(slowed_history, tmp_pa
     status, out = run_cli(capsys, "dashboard", tmp_path / "s", "--out", tmp_path / "d",
                           "--no-report")  # its own folder: rebuilt
     assert status == 0, out
+
+
+def test_the_report_links_the_dashboard_beside_it(slowed_history, tmp_path, capsys) -> None:
+    run = next((slowed_history / "here").iterdir())
+    assert run_cli(capsys, "dashboard", slowed_history, "--out", tmp_path / "dashboard",
+                   "--no-report")[0] == 0
+    status, out = run_cli(capsys, "report", run, "--out", tmp_path)
+    assert status == 0, out
+    assert "[the dashboard](dashboard/index.html)" in (tmp_path / "README.md").read_text()
+    status, out = run_cli(capsys, "report", run, "--out", tmp_path, "--check")
+    assert status == 0 and "up to date" in out, out

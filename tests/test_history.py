@@ -48,8 +48,10 @@ def noisy(ms: float, rounds: int, rng: random.Random) -> list[float]:
     return [ms / 1e3 * rng.uniform(0.97, 1.03) for _ in range(rounds)]
 
 
-def machine(eager: list[float], tmp_path: Path, session: str = "s", rounds: int = 10) -> Machine:
-    """A machine whose commits' eager LSTM runs at these multiples of native (40 ms)."""
+def machine(eager: list[float], tmp_path: Path, session: str = "s", rounds: int = 10,
+            lucky: float = 1.0) -> Machine:
+    """A machine whose commits' eager LSTM runs at these multiples of native (40 ms); the
+    odd rounds of the last commit (its second worker's) run ``lucky`` times as fast."""
     rng = random.Random(0)
     folder = tmp_path / "m"
     folder.mkdir(parents=True)
@@ -57,9 +59,13 @@ def machine(eager: list[float], tmp_path: Path, session: str = "s", rounds: int 
         speed = rng.uniform(0.8, 1.2)  # the machine's wandering speed, same for the pair
         native = noisy(40 * speed, rounds, rng)
         custom = [x * factor * rng.uniform(0.99, 1.01) for x in native]
+        if i == len(eager) - 1:
+            custom[1::2] = [x * lucky for x in custom[1::2]]
         path = folder / f"{i + 1:04d}_{i:040x}_20260101_000000.json"
-        path.write_text(json.dumps(stored(i + 1, f"{i:040x}", {CASES[0]: native, SLOWED: custom},
-                                          session, f"2026-01-0{i + 1}T00:00:00+00:00")))
+        document = stored(i + 1, f"{i:040x}", {CASES[0]: native, SLOWED: custom}, session,
+                          f"2026-01-0{i + 1}T00:00:00+00:00")
+        document["rnnbench"]["workers"] = 2
+        path.write_text(json.dumps(document))
     machines, _ = load([folder])
     return machines[0]
 
@@ -69,6 +75,12 @@ def test_a_slowdown_on_the_newest_commit_is_its_step_and_nothing_else_moves(tmp_
     assert [(s.commit[-1], round(s.before, 1), round(s.after, 1)) for s in found] == [
         ("4", 1.5, 2.0)]
     assert found[0].paired and 1.3 < found[0].size < 1.4 and found[0].p < 0.01
+
+
+def test_a_move_in_the_rounds_of_one_worker_process_alone_is_no_step(tmp_path) -> None:
+    assert steps(machine([1.5, 1.5, 1.5], tmp_path, lucky=0.7).series()[SLOWED]) == []
+    assert len(steps(machine([1.5, 1.5, 1.5], tmp_path / "b", lucky=1.2).series()[SLOWED])) == 0
+    assert len(steps(machine([1.5, 1.5, 2.0], tmp_path / "c", lucky=1.1).series()[SLOWED])) == 1
 
 
 def test_a_move_below_the_minimum_effect_or_a_speedup_is_judged_both_ways(tmp_path) -> None:

@@ -1,14 +1,15 @@
 """Measure K commits on this machine in lockstep, one results file per commit.
 
 The A/B gate's lockstep (:mod:`rnnbench.gate.ab`) for K trees instead of two: every commit is
-extracted into a temporary folder and served by its own worker process
-(:mod:`rnnbench.gate.worker`); for each shape, every round times every commit once, in an
-order that rotates from round to round, so every commit meets the machine's wandering speed
-alike and round ``r`` of all commits is one paired sample (what :mod:`rnnbench.history.steps`
-tests). Each commit's runs go into pytest-benchmark's autosave storage,
-``STORAGE/MACHINE/NNNN_<commit>_<date>.json``, rewritten after every shape, so an interrupted
-run keeps the shapes finished so far. The fault-injection switch (``RNNBENCH_SLOWDOWN``)
-reaches the newest commit's worker only.
+extracted into a temporary folder and served by worker processes of its own
+(:mod:`rnnbench.gate.worker`), two, taking turns round by round (one process can run a case
+at 0.77x the speed of another for its whole life, so no single process decides a commit). For
+each shape, every round times every commit once, in an order that rotates from round to round,
+so every commit meets the machine's wandering speed alike, and round ``r`` of all commits is
+one paired sample (what :mod:`rnnbench.history.steps` tests). Each commit's runs go into
+pytest-benchmark's autosave storage, ``STORAGE/MACHINE/NNNN_<commit>_<date>.json``,
+rewritten after every shape, so an interrupted run keeps the shapes finished so far. The
+fault-injection switch (``RNNBENCH_SLOWDOWN``) reaches the newest commit's workers only.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ from rnnbench.gate.worker import API_VERSION, CHECK, OLDEST_TREE
 
 #: The name of one storage file, as pytest-benchmark's ``--benchmark-autosave`` writes it.
 FILE_NAME = "{number:04d}_{commit}_{time:%Y%m%d_%H%M%S}.json"
+#: Worker processes per commit; round ``r`` is timed by worker ``r % WORKERS``.
+WORKERS = ab.WORKERS_PER_SIDE
+#: Fewest rounds per case: the gate's fewest for each worker.
+MIN_ROUNDS = WORKERS * ab.MIN_ROUNDS
 
 
 def commits(revs: Sequence[str], repo: Path) -> list[str]:
@@ -84,8 +89,8 @@ def measure(ids: Sequence[str], repo: Path, cases: Sequence[str], storage: Path,
     started = datetime.now(timezone.utc)
     paths = [folder / FILE_NAME.format(number=first + i, commit=c, time=started)
              for i, c in enumerate(ids)]
-    session = {"runner": "lockstep", "session": uuid.uuid4().hex[:12], "exitstatus": 0,
-               "profile": "quick"}
+    session = {"runner": "lockstep", "session": uuid.uuid4().hex[:12], "workers": WORKERS,
+               "exitstatus": 0, "profile": "quick"}
     import cpuinfo
 
     cpu = cpuinfo.get_cpu_info()
@@ -97,35 +102,46 @@ def measure(ids: Sequence[str], repo: Path, cases: Sequence[str], storage: Path,
         trees = [stack.enter_context(ab.checkout(commit, repo)) for commit in ids]
         for tree, commit in zip(trees, ids, strict=True):
             check_tree(tree, commit)
-        workers = [ab.Worker(commit[:7], tree, os.environ if i == len(ids) - 1 else quiet, 1)
+        workers = [[ab.Worker(commit[:7], tree, os.environ if i == len(ids) - 1 else quiet, 1)
+                    for _ in range(WORKERS)]
                    for i, (commit, tree) in enumerate(zip(ids, trees, strict=True))]
-        for worker in workers:
+        for worker in (w for pair in workers for w in pair):
             stack.callback(worker.close)
         plan = ab.shapes(cases)
         for index, group in enumerate(plan, 1):
-            loaded = [{case: reply["seconds"] for case in group
-                       if (reply := worker.ask("load", case)).get("ok")} for worker in workers]
+            loaded = [_load(pair, group) for pair in workers]
             slowest = max((max(times.values(), default=0.0) for times in loaded), default=0.0)
             if not slowest:
                 continue
-            rounds = max(ab.MIN_ROUNDS, min(ab.MAX_ROUNDS, round(ab.MAX_TIME / slowest)))
+            rounds = max(MIN_ROUNDS, min(ab.MAX_ROUNDS, round(ab.MAX_TIME / slowest)))
             print(f"rnnbench history: shape {index}/{len(plan)}: {len(group)} case(s) x "
                   f"{len(ids)} commits, {rounds} rounds", flush=True)
             for r in range(rounds):
                 for k in (*range(r % len(ids), len(ids)), *range(r % len(ids))):
-                    for case in (group if r % 2 == 0 else group[::-1]):
+                    for case in (group if r // WORKERS % 2 == 0 else group[::-1]):
                         if case in loaded[k]:
-                            seconds = workers[k].ask("time", case)["seconds"]
+                            seconds = workers[k][r % WORKERS].ask("time", case)["seconds"]
                             timings[k].setdefault(case, []).append(seconds)
-            for k, worker in enumerate(workers):
+            for k, pair in enumerate(workers):
                 for case in loaded[k]:
-                    infos[k][case] = worker.ask("describe", case)["info"]
+                    infos[k][case] = pair[0].ask("describe", case)["info"]
                 if timings[k]:
                     write_json(paths[k], _document(timings[k], infos[k], cpu, ids[k], repo,
                                                    started, session))
                     if paths[k] not in written:
                         written.append(paths[k])
     return written
+
+
+def _load(workers: Sequence[ab.Worker], group: Sequence[str]) -> dict[str, float]:
+    """The cases of ``group`` that load in every one of a commit's workers (a case the commit
+    lacks is left out of its file), with the longest time one call took."""
+    loaded = {}
+    for case in group:
+        replies = [worker.ask("load", case) for worker in workers]
+        if all(reply.get("ok") for reply in replies):
+            loaded[case] = max(reply["seconds"] for reply in replies)
+    return loaded
 
 
 def _document(timings: dict[str, list[float]], infos: dict[str, dict[str, Any]],

@@ -6,7 +6,9 @@ history run measures its commits in lockstep: round ``r`` of every commit ran se
 so the change from one commit to the next is judged on paired rounds, as the A/B gate judges
 two trees (:func:`rnnbench.gate.stats.paired_ratio`): a step is a ratio of at least
 :data:`MIN_RATIO` (slower or faster) whose one-sided Wilcoxon test *against that minimum
-effect* gives ``p < ALPHA``. Neighbours from separate runs fall back to the unpaired test of
+effect* gives ``p < ALPHA``, and that shows in the rounds of every worker process (round ``r``
+came from worker ``r % workers``): one process can run a case slow for its whole life, and its
+rounds alone must not make a step. Neighbours from separate runs fall back to the unpaired test of
 the normalised rounds (Mann-Whitney U), with the ratio itself at least :data:`MIN_RATIO`.
 Only neighbours whose medians differ by the minimum effect are tested at all, which keeps a
 storage of thousands of runs quick to scan.
@@ -15,6 +17,7 @@ storage of thousands of runs quick to scan.
 from __future__ import annotations
 
 import itertools
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -57,6 +60,8 @@ def steps(points: Sequence[Point], min_ratio: float = MIN_RATIO,
             size, _, p, _ = paired_ratio(first.result.data, second.result.data,
                                          first.native.data, second.native.data, above=min_ratio)
             size = size if slower else 1 / size
+            if not _in_every_worker(first, second, min_ratio):
+                continue
         else:
             size, _, p_slower, p_faster = unpaired_ratio(b.result.data, a.result.data,
                                                          b.native.data, a.native.data)
@@ -67,6 +72,14 @@ def steps(points: Sequence[Point], min_ratio: float = MIN_RATIO,
             found.append(Step(b.result.name, b.run.commit or b.run.path,
                               a.run.commit or a.run.path, a.ratio, b.ratio, size, p, paired))
     return found
+
+
+def _in_every_worker(first: Point, second: Point, min_ratio: float) -> bool:
+    """Whether the rounds of each worker alone put ``first`` at least ``min_ratio`` above
+    ``second`` (their median paired ratio)."""
+    ratios = [x / y for x, y in zip(first.round_ratios, second.round_ratios, strict=True)]
+    workers = int(first.run.suite.get("workers") or 1)
+    return all(statistics.median(ratios[w::workers]) >= min_ratio for w in range(workers))
 
 
 def _paired(a: Point, b: Point) -> bool:
