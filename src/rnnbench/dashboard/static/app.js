@@ -69,7 +69,7 @@
       "— a commit whose ratio to native moved ≥ 1.05× from its parent's, significant on the paired rounds";
     drawSteps();
   }
-  function historyTraces(metric, index) {
+  function historyTraces(index) {
     const traces = [];
     const commits = new Set();
     const cases = D.cases.map((c, i) => [c, i]).filter(([c]) => matches(c));
@@ -112,7 +112,7 @@
       ["plot-ops", 4, "ATen ops per call", "ops"],
     ];
     plots.forEach(([div, index, title, unit]) => {
-      const { traces, commits } = historyTraces(unit, index);
+      const { traces, commits } = historyTraces(index);
       if (!traces.length) { empty(div, title, "no case matches these selectors"); return; }
       const shapes = [];
       if (index === 1) {
