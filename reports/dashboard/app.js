@@ -197,7 +197,7 @@
     const common = Object.keys(A.cases).filter((id) => id in B.cases)
       .map((id) => ({ id, a: A.cases[id], b: B.cases[id], r: B.cases[id].median / A.cases[id].median }))
       .sort((x, y) => x.r - y.r);
-    const title = "B / A per case: " + B.device + " over " + A.device;
+    const title = "B / A per case: " + B.name + " over " + A.name;
     if (!common.length) { empty(div, title, "the two hold no case in common"); return; }
     const impls = unique(common.map((c) => c.a.impl));
     const traces = impls.map((impl) => {
