@@ -30,6 +30,8 @@ COMMANDS: dict[str, str] = {
     "baseline": "rnnbench.commands.baseline",
     "report": "rnnbench.commands.report",
     "converge": "rnnbench.commands.converge",
+    "history": "rnnbench.commands.history",
+    "dashboard": "rnnbench.commands.dashboard",
     "targets": "rnnbench.bench.summary",
 }
 

@@ -5,7 +5,7 @@ The file is pytest-benchmark's, with what ``benchmarks/conftest.py`` adds::
 
     {"machine_info": {"cpu": {"brand_raw", "arch", "flags"}, "device_name", "torch",
                       "threads", "load_average_1m", ...},
-     "commit_info": {"id", "dirty"},            # the commit measured
+     "commit_info": {"id", "dirty", "time"},    # the commit measured (time: its date)
      "datetime": "2026-01-01T00:00:00+00:00",
      "rnnbench": {"profile", "wall_s", "exitstatus", "runner"},   # "lockstep": A/B mode
      "benchmarks": [{"name", "fullname", "options": {"timer"},
@@ -114,6 +114,7 @@ class Run:
     threads: int | None = None  # torch's CPU threads (``machine_info.threads``)
     timer: str | None = None  # pytest-benchmark's clock(s), e.g. ``process_time``
     commit: str | None = None  # the commit measured
+    commit_time: str | None = None  # its committer date (ISO 8601), where recorded
     dirty: bool = False  # measured with uncommitted changes to tracked files
     exitstatus: int | None = None  # the pytest session's exit status, where recorded
     load: Mapping[str, Any] = field(default_factory=dict)  # load averages during the run
@@ -225,6 +226,7 @@ def parse(document: object, path: str, role: str = "results file") -> Run:
         date=_text(str(document.get("datetime") or "")[:10]),
         threads=integer(machine.get("threads")), timer=", ".join(sorted(timers)) or None,
         commit=None if commit_id in ("unknown", "unversioned") else commit_id,
+        commit_time=_text(commit.get("time")),
         dirty=commit.get("dirty") is True,
         exitstatus=integer(status) if isinstance(status, int) else None,
         load=mapping(machine.get("load_average_1m")),

@@ -67,27 +67,33 @@ def run(args: argparse.Namespace) -> int:
         command += f" --out {args.out.as_posix()}"
     project = not explicit and args.out == readme.DEFAULT_DIR  # the committed report
     if args.check:
-        status = _check(inputs, args.out, command)
+        status = _check(inputs, args.out, command, _dashboard(args.out))
         if project and front.redraw(inputs.bench, write=False):
             print(f"rnnbench report: the results table in {front.PROJECT_README} differs from "
                   f"{front.SOURCE}; run `{command}`", file=sys.stderr)
             return 1
         return status
     check_output_dir("--out", args.out)
-    print(readme.generate(inputs, args.out, command))
+    print(readme.generate(inputs, args.out, command, _dashboard(args.out)))
     if project and front.redraw(inputs.bench):
         print(front.PROJECT_README)
     return 0
 
 
-def _check(inputs: Inputs, out: Path, command: str) -> int:
+def _dashboard(out: Path) -> str | None:
+    """The dashboard beside the report (``rnnbench dashboard --out DIR/dashboard``), if any."""
+    return "dashboard/index.html" if (out / "dashboard" / "index.html").is_file() else None
+
+
+def _check(inputs: Inputs, out: Path, command: str, dashboard: str | None) -> int:
     """0 if ``out`` holds the report the inputs give now; else 1 and what differs.
 
     Only the README text is compared: PNG bytes depend on the matplotlib and FreeType
     versions, the README does not.
     """
     with tempfile.TemporaryDirectory() as scratch:
-        fresh = readme.generate(inputs, Path(scratch), command).read_text(encoding="utf-8")
+        fresh = readme.generate(inputs, Path(scratch), command, dashboard).read_text(
+            encoding="utf-8")
     committed = out / readme.README
     if not committed.exists():
         print(f"rnnbench report: {committed} does not exist; run `{command}`", file=sys.stderr)

@@ -256,7 +256,7 @@ def measure(tree: Path, commit: str, folder: Path, pytest_args: str,
     cpu = cpuinfo.get_cpu_info()  # one machine for both sides (it takes a second to read)
     runs = {}
     for side in sides:
-        document = _document(timings[side], infos[side], cpu,
+        document = to_document(timings[side], infos[side], cpu,
                              commit if side == "baseline" else None)
         path = folder / f"{side}{label}.json"
         write_json(path, document)
@@ -278,7 +278,7 @@ def _load(workers: Sequence[Worker], group: Sequence[str]) -> dict[str, float]:
     return loaded
 
 
-def _document(timings: dict[str, list[float]], infos: dict[str, dict[str, Any]],
+def to_document(timings: dict[str, list[float]], infos: dict[str, dict[str, Any]],
               cpu: dict[str, Any], commit: str | None) -> dict[str, Any]:
     """The side's timings as a pytest-benchmark document (what the gate reads of one)."""
     if commit is None:  # the working tree: its HEAD, and whether tracked files changed

@@ -201,8 +201,10 @@ def ablation_section(inputs: Inputs, out: Path) -> str:
     ])
 
 
-def generate(inputs: Inputs, out: Path, command: str = "rnnbench report") -> Path:
-    """Write ``out/README.md`` and the PNGs it links; returns the README's path."""
+def generate(inputs: Inputs, out: Path, command: str = "rnnbench report",
+             dashboard: str | None = None) -> Path:
+    """Write ``out/README.md`` and the PNGs it links; returns the README's path. ``dashboard``:
+    the page of ``rnnbench dashboard`` to link, relative to ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     speed = [speed_section(run, out) if run.cases else
              f"## {speed_title(run)}\n\n_No data: {run.path} holds no benchmark case with "
@@ -220,6 +222,9 @@ def generate(inputs: Inputs, out: Path, command: str = "rnnbench report") -> Pat
         "tells whether this page is current. Every number is computed from those files and "
         "`rnnbench.params`, except the article's own figures.",
         "\n".join(f"- [{h}]({anchor(h)})" for h in headings),
+        *([f"Results over commits, per machine, with the commits where a case moved: "
+           f"[the dashboard]({dashboard}) (built by `rnnbench dashboard`; open the file in a "
+           "browser, no server needed)."] if dashboard else []),
         guide.section(inputs.bench, inputs.convergence),
         article.section(),
         *(speed or ["_No benchmark results: run `mkdir -p runs && pytest benchmarks "
