@@ -69,6 +69,7 @@ def test_a_selector_changes_the_plot(page) -> None:
     assert "no case matches" in page.inner_text("#plot-ratio")  # native has no ratio
     assert traces(page, "plot-time") == ["native"]
     page.click("nav a[data-tab=compare]")
+    page.wait_for_function("document.getElementById('plot-compare').data")  # drawn on the click
     ratios = "document.getElementById('plot-compare').data.flatMap(t => t.x)"
     assert page.evaluate(ratios) == pytest.approx([1.5, 1.5], rel=1e-4)  # there / here
     page.select_option("#sel-compare-b", "0")
