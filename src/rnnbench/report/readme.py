@@ -223,8 +223,8 @@ def generate(inputs: Inputs, out: Path, command: str = "rnnbench report",
         "`rnnbench.params`, except the article's own figures.",
         "\n".join(f"- [{h}]({anchor(h)})" for h in headings),
         *([f"Results over commits, per machine, with the commits where a case moved: "
-           f"[the dashboard]({dashboard}) (built by `rnnbench dashboard`; open the file in a "
-           "browser, no server needed)."] if dashboard else []),
+           f"[the dashboard]({dashboard}) (build it with `rnnbench dashboard`, then open the file "
+           "in a browser, no server needed)."] if dashboard else []),
         guide.section(inputs.bench, inputs.convergence),
         article.section(),
         *(speed or ["_No benchmark results: run `mkdir -p runs && pytest benchmarks "
