@@ -52,9 +52,10 @@ needs_cluster = pytest.mark.skipif(_cluster_unavailable() is not None,
 
 #: Runs in the namespace: a head and two worker nodes of 1 CPU each, the grid on them with
 #: the driver as a separate process; once a run on a worker node has finished one to three of
-#: its epochs, that node is killed. Prints {"exit", "victim", "attempts"} as its last line.
+#: its epochs, its process and its node are killed. Prints {"exit", "victim", "attempts"} as
+#: its last line.
 CLUSTER_SCRIPT = textwrap.dedent("""
-    import json, subprocess, sys, time
+    import json, os, signal, subprocess, sys, time
     from pathlib import Path
     from ray.cluster_utils import Cluster
 
@@ -72,14 +73,15 @@ CLUSTER_SCRIPT = textwrap.dedent("""
     victim = None
     while victim is None and driver.poll() is None:
         for log in storage.glob("*.attempts"):
-            node = log.read_text().split()[:1]
+            start = log.read_text().split()[:3]  # node, host, pid of its first attempt
             results = log.with_suffix(".json")
-            if node and node[0] in nodes and results.exists():
+            if start and start[0] in nodes and results.exists():
                 run = json.loads(results.read_text())["runs"][0]
-                # early in the run, so that it cannot finish before the node is gone
                 if run["status"] == "running" and 1 <= len(run["epochs"]) <= 3:
                     victim = log.stem
-                    cluster.remove_node(nodes[node[0]], allow_graceful=False)
+                    # its process first: a run this short could finish while its node goes down
+                    os.kill(int(start[2]), signal.SIGKILL)
+                    cluster.remove_node(nodes[start[0]], allow_graceful=False)
                     break
         time.sleep(0.05)
     code = driver.wait(timeout=100)

@@ -122,7 +122,8 @@ def test_history_run_stores_one_file_per_commit_and_show_marks_the_step(slowed_h
     assert len({r.suite["session"] for r in runs}) == 1 and all(r.commit_time for r in runs)
     assert len({len(r.by_name()[SLOWED].data) for r in runs}) == 1  # every round, every commit
     found = steps(load([slowed_history])[0][0].series()[SLOWED])
-    assert found and found[-1].commit == ids[2] and found[-1].size > 1.5, found
+    # the factor 2 doubles the scan, not the input projection: about 1.5x of the whole call
+    assert found and found[-1].commit == ids[2] and found[-1].size > 1.3, found
     status, out = run_cli(capsys, "history", "show", "--storage", slowed_history, "-k", "eager")
     assert status == 0, out
     assert re.search(rf"^\| {ids[2][:10]} \| .* \| STEP \d\.\d\dx", out, re.MULTILINE), out
