@@ -9,7 +9,7 @@ each implementation's ratio to native: the median over the rounds of its time di
 time *in the same round*, which drift between rounds does not bias.
 
     python scripts/time_impls.py                    # all shapes, 15 rounds (a few minutes)
-    python scripts/time_impls.py --rounds 5 --impls native,eager,fused --shapes lstm-B64
+    python scripts/time_impls.py --rounds 5 --impls native,eager,derived --shapes lstm-B64
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ SHAPES: dict[str, tuple[str, int, int, int, int, int]] = {
     "seed-bilstm-L2-B64": ("bilstm", 256, 128, 2, 100, 64),
 }
 DEFAULT_SHAPES = tuple(s for s in SHAPES if not s.startswith("seed") and not s.startswith("rnn"))
-IMPLS = ("native", "eager", "script", "compiled", "fused", "derived", "parallel")
+IMPLS = ("native", "eager", "script", "compiled", "derived", "parallel")
 MIN_ROUND_S = 0.05  # a round repeats short calls up to this much CPU time
 
 
@@ -82,19 +82,17 @@ def table(times: dict[tuple[str, str], list[float]], shapes: list[str], impls: l
 
 
 def targets(times: dict[tuple[str, str], list[float]], shapes: list[str]) -> str:
-    """The three speed targets of a fast scan for every cell, as measured."""
-    lines = ["| shape | derived / fused | fastest impl / native LSTM | eager / derived |",
-             "| --- | ---: | ---: | ---: |"]
+    """The speed targets of a fast scan for every cell, as measured."""
+    lines = ["| shape | fastest impl / native LSTM | eager / derived |", "| --- | ---: | ---: |"]
     for shape in shapes:
         derived = times.get((shape, "derived"))
         if derived is None:
             continue
-        fused = times.get((shape, "fused"))
         lstm = times.get((f"lstm-B{SHAPES[shape][5]}", "native"))
         mine = {impl: ms for (s, impl), ms in times.items() if s == shape}
         fastest = min(mine, key=lambda impl: statistics.median(mine[impl]))
         eager = times.get((shape, "eager"))
-        lines.append(f"| {shape} | {f'{ratio(derived, fused):.2f}x' if fused else ''} | "
+        lines.append(f"| {shape} | "
                      + (f"{ratio(mine[fastest], lstm):.2f}x ({fastest})" if lstm else "")
                      + f" | {f'{ratio(eager, derived):.2f}x' if eager else ''} |")
     return "\n".join(lines)
