@@ -192,7 +192,11 @@ def test_sigterm_interrupts_converge(tmp_path) -> None:
         time.sleep(0.1)
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=60)
-    assert process.returncode == 130 and "rnnbench converge: interrupted" in err, err
+    # 130, or death by SIGINT, which a shell reports as 130 too: CPython may end the process
+    # with SIGINT although the CLI caught the KeyboardInterrupt (seen in 1 of 20 runs here; its
+    # flag for an unhandled interrupt is also set by C-level evaluation the interrupt crosses)
+    assert process.returncode in (130, -signal.SIGINT), (process.returncode, err)
+    assert err == "rnnbench converge: interrupted\n", err
 
 
 def test_a_closed_pipe_ends_the_gate_quietly(tmp_path) -> None:
