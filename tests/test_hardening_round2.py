@@ -183,15 +183,24 @@ def test_sigterm_stops_the_suite_run_and_cleans_up(tmp_path, command) -> None:
 
 def test_sigterm_interrupts_converge(tmp_path) -> None:
     out = tmp_path / "c.json"
-    process = subprocess.Popen([sys.executable, "-m", "rnnbench", "converge", "--epochs", "50",
-                                "--cells", "lstm", "--seeds", "1", "--out", str(out), "--quiet"],
+    process = subprocess.Popen([sys.executable, "-X", "faulthandler", "-m", "rnnbench",
+                                "converge", "--epochs", "50", "--cells", "lstm", "--seeds", "1",
+                                "--out", str(out), "--quiet"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 180
-    while not (tmp_path / "c.checkpoints").exists():
-        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
-        time.sleep(0.1)
-    process.send_signal(signal.SIGTERM)
-    _, err = process.communicate(timeout=60)
+    try:
+        deadline = time.monotonic() + 180
+        while not (tmp_path / "c.checkpoints").exists():
+            assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+            time.sleep(0.1)
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:  # where it hangs: faulthandler prints every thread
+        process.send_signal(signal.SIGABRT)
+        pytest.fail(f"no exit 60 s after SIGTERM; its stacks:\n{process.communicate()[1]}")
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
     # 130, or death by SIGINT, which a shell reports as 130 too: CPython may end the process
     # with SIGINT although the CLI caught the KeyboardInterrupt (seen in 1 of 20 runs here; its
     # flag for an unhandled interrupt is also set by C-level evaluation the interrupt crosses)
