@@ -18,6 +18,9 @@ from rnnbench.report import front, readme
 from rnnbench.report.load import Inputs, read
 
 HELP = "README tables, plots and a selection guide from benchmark and convergence results"
+#: The page ``rnnbench dashboard`` builds beside the report, relative to it: linked whether built
+#: or not, so the committed report does not depend on a build that is not committed.
+DASHBOARD = "dashboard/index.html"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -67,26 +70,20 @@ def run(args: argparse.Namespace) -> int:
         command += f" --out {args.out.as_posix()}"
     project = not explicit and args.out == readme.DEFAULT_DIR  # the committed report
     if args.check:
-        status = _check(inputs, args.out, command, _dashboard(args.out))
+        status = _check(inputs, args.out, command, DASHBOARD)
         if project and front.redraw(inputs.bench, write=False):
             print(f"rnnbench report: the results table in {front.PROJECT_README} differs from "
                   f"{front.SOURCE}; run `{command}`", file=sys.stderr)
             return 1
         return status
     check_output_dir("--out", args.out)
-    print(readme.generate(inputs, args.out, command, _dashboard(args.out)))
+    print(readme.generate(inputs, args.out, command, DASHBOARD))
     if project and front.redraw(inputs.bench):
         print(front.PROJECT_README)
     return 0
 
 
-def _dashboard(out: Path) -> str:
-    """Where ``rnnbench dashboard --out DIR/dashboard`` puts its page: linked whether or not it
-    is built yet, so the report does not depend on a build that is not committed."""
-    return "dashboard/index.html"
-
-
-def _check(inputs: Inputs, out: Path, command: str, dashboard: str | None) -> int:
+def _check(inputs: Inputs, out: Path, command: str, dashboard: str) -> int:
     """0 if ``out`` holds the report the inputs give now; else 1 and what differs.
 
     Only the README text is compared: PNG bytes depend on the matplotlib and FreeType
