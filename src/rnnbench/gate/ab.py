@@ -64,15 +64,15 @@ class Pair(NamedTuple):
 
 def repo_root() -> Path:
     """The top of the git repository holding the current folder."""
-    return Path(_git(["rev-parse", "--show-toplevel"], Path.cwd()).strip())
+    return Path(git(["rev-parse", "--show-toplevel"], Path.cwd()).strip())
 
 
 def resolve_commit(rev: str, repo: Path) -> str:
     """The full id of ``rev`` in ``repo``; :class:`UnusableInput` when it is not there."""
     try:
-        return _git(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], repo).strip()
+        return git(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], repo).strip()
     except UnusableInput:
-        shallow = _git(["rev-parse", "--is-shallow-repository"], repo).strip() == "true"
+        shallow = git(["rev-parse", "--is-shallow-repository"], repo).strip() == "true"
         hint = ("this clone is shallow: fetch the history (`git fetch --unshallow`, or clone "
                 "with a larger --depth / actions/checkout fetch-depth: 0)" if shallow else
                 f"fetch it (`git fetch origin {rev}`) or name an existing commit")
@@ -229,7 +229,7 @@ def measure(tree: Path, commit: str, folder: Path, pytest_args: str,
     infos: dict[str, dict[str, dict[str, Any]]] = {side: {} for side in sides}
     try:
         for index, group in enumerate(plan, 1):
-            loaded = {side: _load(workers, group) for side, workers in sides.items()}
+            loaded = {side: load_cases(workers, group) for side, workers in sides.items()}
             if not loaded["current"] and not loaded["baseline"]:
                 continue
             slowest = max(max(times.values(), default=0.0) for times in loaded.values())
@@ -264,9 +264,10 @@ def measure(tree: Path, commit: str, folder: Path, pytest_args: str,
     return Pair(runs["baseline"], runs["current"])
 
 
-def _load(workers: Sequence[Worker], group: Sequence[str]) -> dict[str, float]:
-    """The cases of ``group`` that load on every one of a side's ``workers``, with the longest
-    time one call took."""
+def load_cases(workers: Sequence[Worker], group: Sequence[str]) -> dict[str, float]:
+    """The cases of ``group`` that load on every one of a tree's ``workers``, with the longest
+    time one call took; a case that fails in the current tree is an error, in any other tree it
+    is left out (the commit lacks it)."""
     loaded: dict[str, float] = {}
     for case in group:
         replies = [worker.ask("load", case) for worker in workers]
@@ -283,8 +284,8 @@ def to_document(timings: dict[str, list[float]], infos: dict[str, dict[str, Any]
     """The side's timings as a pytest-benchmark document (what the gate reads of one)."""
     if commit is None:  # the working tree: its HEAD, and whether tracked files changed
         here = repo_root()
-        commit_info = {"id": _git(["rev-parse", "HEAD"], here).strip(), "dirty": bool(
-            _git(["status", "--porcelain", "--untracked-files=no"], here).strip())}
+        commit_info = {"id": git(["rev-parse", "HEAD"], here).strip(), "dirty": bool(
+            git(["status", "--porcelain", "--untracked-files=no"], here).strip())}
     else:
         commit_info = {"id": commit, "dirty": False}
     entries = []
@@ -305,7 +306,8 @@ def _without_switches() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in CURRENT_ONLY}
 
 
-def _git(args: list[str], cwd: Path) -> str:
+def git(args: list[str], cwd: Path) -> str:
+    """The output of ``git ARGS`` in ``cwd``; :class:`UnusableInput` saying why it failed."""
     try:
         done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
                               check=False)

@@ -46,7 +46,8 @@ def commits(revs: Sequence[str], repo: Path) -> list[str]:
     for rev in revs:
         if ".." in rev:
             start, end = (ab.resolve_commit(part or "HEAD", repo) for part in rev.split("..", 1))
-            found = _git(["rev-list", "--reverse", "--first-parent", f"{start}..{end}"], repo)
+            found = ab.git(["rev-list", "--reverse", "--first-parent", f"{start}..{end}"],
+                           repo).split()
             if not found:
                 raise UnusableInput(f"range {rev!r} holds no commits: name A..B with A older "
                                     "than B")
@@ -97,6 +98,9 @@ def measure(ids: Sequence[str], repo: Path, cases: Sequence[str], storage: Path,
     quiet = {k: v for k, v in os.environ.items() if k not in ab.CURRENT_ONLY}
     timings: list[dict[str, list[float]]] = [{} for _ in ids]
     infos: list[dict[str, dict[str, Any]]] = [{} for _ in ids]
+    described = {commit: [*ab.git(["show", "-s", "--format=%cI%n%s", commit], repo)
+                           .splitlines(), ""][:2]
+                 for commit in ids}  # date and subject
     written: list[Path] = []
     with contextlib.ExitStack() as stack:
         trees = [stack.enter_context(ab.checkout(commit, repo)) for commit in ids]
@@ -109,7 +113,7 @@ def measure(ids: Sequence[str], repo: Path, cases: Sequence[str], storage: Path,
             stack.callback(worker.close)
         plan = ab.shapes(cases)
         for index, group in enumerate(plan, 1):
-            loaded = [_load(pair, group) for pair in workers]
+            loaded = [ab.load_cases(pair, group) for pair in workers]
             slowest = max((max(times.values(), default=0.0) for times in loaded), default=0.0)
             if not slowest:
                 continue
@@ -126,30 +130,19 @@ def measure(ids: Sequence[str], repo: Path, cases: Sequence[str], storage: Path,
                 for case in loaded[k]:
                     infos[k][case] = pair[0].ask("describe", case)["info"]
                 if timings[k]:
-                    write_json(paths[k], _document(timings[k], infos[k], cpu, ids[k], repo,
-                                                   started, session))
+                    write_json(paths[k], _document(timings[k], infos[k], cpu, ids[k],
+                                                   described[ids[k]], started, session))
                     if paths[k] not in written:
                         written.append(paths[k])
     return written
 
 
-def _load(workers: Sequence[ab.Worker], group: Sequence[str]) -> dict[str, float]:
-    """The cases of ``group`` that load in every one of a commit's workers (a case the commit
-    lacks is left out of its file), with the longest time one call took."""
-    loaded = {}
-    for case in group:
-        replies = [worker.ask("load", case) for worker in workers]
-        if all(reply.get("ok") for reply in replies):
-            loaded[case] = max(reply["seconds"] for reply in replies)
-    return loaded
-
-
 def _document(timings: dict[str, list[float]], infos: dict[str, dict[str, Any]],
-              cpu: dict[str, Any], commit: str, repo: Path, started: datetime,
+              cpu: dict[str, Any], commit: str, described: Sequence[str], started: datetime,
               session: dict[str, Any]) -> dict[str, Any]:
     """One commit's run as pytest-benchmark writes it, with the commit's date and subject."""
     document = ab.to_document(timings, infos, cpu, commit)
-    time, subject = _git(["show", "-s", "--format=%cI%n%s", commit], repo)[:2]
+    time, subject = described
     document["commit_info"].update(time=time, project="rnnbench")
     document["machine_info"]["threads"] = 1
     document["datetime"] = started.isoformat()
@@ -159,13 +152,6 @@ def _document(timings: dict[str, list[float]], infos: dict[str, dict[str, Any]],
 
 def _quoted(expression: str) -> str:
     return "'" + expression.replace("'", "'\"'\"'") + "'"
-
-
-def _git(args: list[str], repo: Path) -> list[str]:
-    done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise UnusableInput(f"git {' '.join(args)} failed in {repo}: {done.stderr.strip()}")
-    return [line for line in done.stdout.splitlines() if line]
 
 
 def storage_machine(name: str | None) -> str:
