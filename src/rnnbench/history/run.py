@@ -98,9 +98,7 @@ def measure(ids: Sequence[str], repo: Path, cases: Sequence[str], storage: Path,
     quiet = {k: v for k, v in os.environ.items() if k not in ab.CURRENT_ONLY}
     timings: list[dict[str, list[float]]] = [{} for _ in ids]
     infos: list[dict[str, dict[str, Any]]] = [{} for _ in ids]
-    described = {commit: [*ab.git(["show", "-s", "--format=%cI%n%s", commit], repo)
-                           .splitlines(), ""][:2]
-                 for commit in ids}  # date and subject
+    described = {commit: _date_and_subject(commit, repo) for commit in ids}
     written: list[Path] = []
     with contextlib.ExitStack() as stack:
         trees = [stack.enter_context(ab.checkout(commit, repo)) for commit in ids]
@@ -138,7 +136,7 @@ def measure(ids: Sequence[str], repo: Path, cases: Sequence[str], storage: Path,
 
 
 def _document(timings: dict[str, list[float]], infos: dict[str, dict[str, Any]],
-              cpu: dict[str, Any], commit: str, described: Sequence[str], started: datetime,
+              cpu: dict[str, Any], commit: str, described: tuple[str, str], started: datetime,
               session: dict[str, Any]) -> dict[str, Any]:
     """One commit's run as pytest-benchmark writes it, with the commit's date and subject."""
     document = ab.to_document(timings, infos, cpu, commit)
@@ -148,6 +146,13 @@ def _document(timings: dict[str, list[float]], infos: dict[str, dict[str, Any]],
     document["datetime"] = started.isoformat()
     document["rnnbench"] = {**session, "subject": subject}
     return document
+
+
+def _date_and_subject(commit: str, repo: Path) -> tuple[str, str]:
+    """The commit's date (ISO 8601) and subject line, for its run's file."""
+    shown = ab.git(["show", "-s", "--format=%cI%n%s", commit], repo).rstrip("\n")
+    date, _, subject = shown.partition("\n")
+    return date, subject
 
 
 def _quoted(expression: str) -> str:
