@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         command += f" --out {args.out.as_posix()}"
     project = not explicit and args.out == readme.DEFAULT_DIR  # the committed report
     if args.check:
-        status = _check(inputs, args.out, command, DASHBOARD)
+        status = _check(inputs, args.out, command)
         if project and front.redraw(inputs.bench, write=False):
             print(f"rnnbench report: the results table in {front.PROJECT_README} differs from "
                   f"{front.SOURCE}; run `{command}`", file=sys.stderr)
@@ -83,14 +83,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check(inputs: Inputs, out: Path, command: str, dashboard: str) -> int:
+def _check(inputs: Inputs, out: Path, command: str) -> int:
     """0 if ``out`` holds the report the inputs give now; else 1 and what differs.
 
     Only the README text is compared: PNG bytes depend on the matplotlib and FreeType
     versions, the README does not.
     """
     with tempfile.TemporaryDirectory() as scratch:
-        fresh = readme.generate(inputs, Path(scratch), command, dashboard).read_text(
+        fresh = readme.generate(inputs, Path(scratch), command, DASHBOARD).read_text(
             encoding="utf-8")
     committed = out / readme.README
     if not committed.exists():
